@@ -1,0 +1,254 @@
+"""Mask R-CNN configuration.
+
+Users subclass :class:`Config` and override class attributes, as in the classic
+Keras Mask R-CNN::
+
+    class ShapesConfig(Config):
+        NAME = "shapes"
+        NUM_CLASSES = 1 + 3
+        MASK_HEAD = "unet"
+
+Derived fields (``BATCH_SIZE``, ``IMAGE_SHAPE``, ...) are computed at construction,
+and the whole object is validated: a bad value raises :class:`ConfigError` naming
+the field and saying why.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+
+class ConfigError(ValueError):
+    """A configuration field has an invalid value."""
+
+
+class Config:
+    """Base configuration; every field can be overridden in a subclass."""
+
+    # --- Identity and data -------------------------------------------------
+    NAME: str | None = None
+    NUM_CLASSES = 1  # background included
+    IMAGES_PER_GPU = 2
+    GPU_COUNT = 1
+    STEPS_PER_EPOCH = 1000
+    VALIDATION_STEPS = 50
+
+    # --- Backbone and FPN ---------------------------------------------------
+    # "resnet50", "resnet101", "resnet_light", or a callable
+    # ``fn(input_image, config) -> [C2, C3, C4, C5]``.
+    BACKBONE: Any = "resnet101"
+    BACKBONE_STRIDES = [4, 8, 16, 32, 64]
+    TOP_DOWN_PYRAMID_SIZE = 256
+    TRAIN_BN: bool | None = False  # False freezes BN (small batches); True trains it
+
+    # --- RPN ------------------------------------------------------------------
+    RPN_ANCHOR_SCALES = (32, 64, 128, 256, 512)
+    RPN_ANCHOR_RATIOS = [0.5, 1, 2]
+    RPN_ANCHOR_STRIDE = 1
+    RPN_CONV_DIM = 512  # width of rpn_conv_shared
+    RPN_NMS_THRESHOLD = 0.7
+    RPN_TRAIN_ANCHORS_PER_IMAGE = 256
+    RPN_POSITIVE_IOU = 0.7
+    RPN_NEGATIVE_IOU = 0.3
+    PRE_NMS_LIMIT = 6000
+    POST_NMS_ROIS_TRAINING = 2000
+    POST_NMS_ROIS_INFERENCE = 1000
+    RPN_BBOX_STD_DEV = np.array([0.1, 0.1, 0.2, 0.2])
+
+    # --- Images -----------------------------------------------------------------
+    IMAGE_RESIZE_MODE = "square"  # none | square | pad64 | crop
+    IMAGE_MIN_DIM = 800
+    IMAGE_MAX_DIM = 1024
+    IMAGE_MIN_SCALE = 0
+    IMAGE_CHANNEL_COUNT = 3
+    MEAN_PIXEL = np.array([123.7, 116.8, 103.9])
+
+    # --- Ground truth -----------------------------------------------------------
+    USE_MINI_MASK = True
+    MINI_MASK_SHAPE = (56, 56)
+    MAX_GT_INSTANCES = 100
+
+    # --- RoI heads ----------------------------------------------------------------
+    TRAIN_ROIS_PER_IMAGE = 200
+    ROI_POSITIVE_RATIO = 0.33
+    ROI_POSITIVE_IOU = 0.5
+    ADD_GT_TO_PROPOSALS = True  # detectron2/torchvision practice; helps from-scratch training
+    ROI_CANONICAL_SIZE = 224  # paper's k = k0 + log2(sqrt(wh) / 224)
+    ROI_CANONICAL_LEVEL = 4
+    POOL_SIZE = 7
+    MASK_POOL_SIZE = 14
+    MASK_SHAPE = [28, 28]
+    FPN_CLASSIF_FC_LAYERS_SIZE = 1024
+    BBOX_STD_DEV = np.array([0.1, 0.1, 0.2, 0.2])
+
+    # --- Mask head ----------------------------------------------------------------
+    MASK_HEAD = "fcn"  # a key of mrcnn.heads.mask.MASK_HEADS
+    MASK_HEAD_CONV_DIM = 256  # FCN: width of the 4 convs and the deconv
+    # U-Net widths, in order: skip convs (2), bottleneck (3), up-14 convs (2), up-28 convs (2).
+    UNET_SKIP_FILTERS = (256, 256)
+    UNET_BOTTLENECK_FILTERS = (256, 512, 256)
+    UNET_UP14_FILTERS = (256, 128)
+    UNET_UP28_FILTERS = (256, 256)
+
+    # --- Detection ----------------------------------------------------------------
+    DETECTION_MAX_INSTANCES = 100
+    DETECTION_MIN_CONFIDENCE = 0.7
+    DETECTION_NMS_THRESHOLD = 0.3
+
+    # --- Optimisation -------------------------------------------------------------
+    OPTIMIZER = "sgd"  # "sgd" (with MOMENTUM) or "adamw"
+    LEARNING_RATE = 0.001
+    LEARNING_MOMENTUM = 0.9
+    WEIGHT_DECAY = 0.0001
+    GRADIENT_CLIP_NORM = 5.0
+    LOSS_WEIGHTS = {
+        "rpn_class_loss": 1.0,
+        "rpn_bbox_loss": 1.0,
+        "mrcnn_class_loss": 1.0,
+        "mrcnn_bbox_loss": 1.0,
+        "mrcnn_mask_loss": 1.0,
+    }
+
+    def __init__(self) -> None:
+        self.BATCH_SIZE = self.IMAGES_PER_GPU * self.GPU_COUNT
+        if self.IMAGE_RESIZE_MODE == "crop":
+            self.IMAGE_SHAPE = np.array(
+                [self.IMAGE_MIN_DIM, self.IMAGE_MIN_DIM, self.IMAGE_CHANNEL_COUNT])
+        else:
+            self.IMAGE_SHAPE = np.array(
+                [self.IMAGE_MAX_DIM, self.IMAGE_MAX_DIM, self.IMAGE_CHANNEL_COUNT])
+        # image id, original shape (3), molded shape (3), window (4), scale, active classes
+        self.IMAGE_META_SIZE = 1 + 3 + 3 + 4 + 1 + self.NUM_CLASSES
+        self.validate()
+
+    # ------------------------------------------------------------------
+    def validate(self) -> None:
+        """Check every field; raise :class:`ConfigError` naming the first bad one."""
+
+        def fail(field: str, why: str) -> None:
+            raise ConfigError(f"{type(self).__name__}.{field} = {getattr(self, field)!r}: {why}")
+
+        def positive_int(field: str) -> None:
+            value = getattr(self, field)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                fail(field, "must be a positive integer")
+
+        def fraction(field: str, low_open: bool = False) -> None:
+            value = getattr(self, field)
+            if not isinstance(value, (int, float)) or not (0 <= value <= 1) or (low_open and value == 0):
+                fail(field, "must be a number in " + ("(0, 1]" if low_open else "[0, 1]"))
+
+        for field in ("NUM_CLASSES", "IMAGES_PER_GPU", "GPU_COUNT", "STEPS_PER_EPOCH",
+                      "VALIDATION_STEPS", "TOP_DOWN_PYRAMID_SIZE", "RPN_TRAIN_ANCHORS_PER_IMAGE",
+                      "PRE_NMS_LIMIT", "POST_NMS_ROIS_TRAINING", "POST_NMS_ROIS_INFERENCE",
+                      "MAX_GT_INSTANCES", "TRAIN_ROIS_PER_IMAGE", "POOL_SIZE", "MASK_POOL_SIZE",
+                      "FPN_CLASSIF_FC_LAYERS_SIZE", "MASK_HEAD_CONV_DIM", "DETECTION_MAX_INSTANCES",
+                      "IMAGE_MAX_DIM", "RPN_ANCHOR_STRIDE", "RPN_CONV_DIM", "IMAGE_CHANNEL_COUNT"):
+            positive_int(field)
+        if self.NUM_CLASSES < 2:
+            fail("NUM_CLASSES", "must count the background plus at least one class (>= 2)")
+        if not (isinstance(self.NAME, str) and self.NAME):
+            fail("NAME", "give the configuration a non-empty name (used for log folders)")
+
+        from mrcnn.backbones import BACKBONES  # local import: backbones import keras
+
+        if not callable(self.BACKBONE) and self.BACKBONE not in BACKBONES:
+            fail("BACKBONE", f"must be a callable or one of {sorted(BACKBONES)}")
+        if list(self.BACKBONE_STRIDES) != [4, 8, 16, 32, 64]:
+            fail("BACKBONE_STRIDES", "the FPN levels P2..P6 have strides [4, 8, 16, 32, 64]")
+        if len(self.RPN_ANCHOR_SCALES) != len(self.BACKBONE_STRIDES):
+            fail("RPN_ANCHOR_SCALES",
+                 f"needs one scale per pyramid level ({len(self.BACKBONE_STRIDES)} values)")
+        if any(s <= 0 for s in self.RPN_ANCHOR_SCALES):
+            fail("RPN_ANCHOR_SCALES", "scales must be positive")
+        if not self.RPN_ANCHOR_RATIOS or any(r <= 0 for r in self.RPN_ANCHOR_RATIOS):
+            fail("RPN_ANCHOR_RATIOS", "needs at least one positive ratio")
+        for field in ("RPN_NMS_THRESHOLD", "DETECTION_NMS_THRESHOLD", "DETECTION_MIN_CONFIDENCE",
+                      "RPN_NEGATIVE_IOU"):
+            fraction(field)
+        for field in ("RPN_POSITIVE_IOU", "ROI_POSITIVE_RATIO", "ROI_POSITIVE_IOU"):
+            fraction(field, low_open=True)
+        if self.RPN_NEGATIVE_IOU > self.RPN_POSITIVE_IOU:
+            fail("RPN_NEGATIVE_IOU", "must not exceed RPN_POSITIVE_IOU")
+        if self.POST_NMS_ROIS_TRAINING > self.PRE_NMS_LIMIT:
+            fail("POST_NMS_ROIS_TRAINING", "cannot keep more proposals than PRE_NMS_LIMIT")
+        if self.POST_NMS_ROIS_INFERENCE > self.PRE_NMS_LIMIT:
+            fail("POST_NMS_ROIS_INFERENCE", "cannot keep more proposals than PRE_NMS_LIMIT")
+        if self.TRAIN_ROIS_PER_IMAGE > self.POST_NMS_ROIS_TRAINING + (
+                self.MAX_GT_INSTANCES if self.ADD_GT_TO_PROPOSALS else 0):
+            fail("TRAIN_ROIS_PER_IMAGE", "cannot sample more RoIs than there are proposals")
+
+        modes = ("none", "square", "pad64", "crop")
+        if self.IMAGE_RESIZE_MODE not in modes:
+            fail("IMAGE_RESIZE_MODE", f"must be one of {modes}")
+        if self.IMAGE_RESIZE_MODE in ("square", "crop"):
+            dim = self.IMAGE_MAX_DIM if self.IMAGE_RESIZE_MODE == "square" else self.IMAGE_MIN_DIM
+            field = "IMAGE_MAX_DIM" if self.IMAGE_RESIZE_MODE == "square" else "IMAGE_MIN_DIM"
+            if dim % 64:
+                fail(field, "must be divisible by 64 (= 2^6) so the FPN levels align; "
+                     f"try {64 * max(1, round(dim / 64))}")
+        if self.IMAGE_MIN_DIM > self.IMAGE_MAX_DIM:
+            fail("IMAGE_MIN_DIM", "must not exceed IMAGE_MAX_DIM")
+        if len(np.asarray(self.MEAN_PIXEL)) != self.IMAGE_CHANNEL_COUNT:
+            fail("MEAN_PIXEL", f"needs IMAGE_CHANNEL_COUNT ({self.IMAGE_CHANNEL_COUNT}) values")
+        for field in ("RPN_BBOX_STD_DEV", "BBOX_STD_DEV"):
+            std = np.asarray(getattr(self, field), dtype=float)
+            if std.shape != (4,) or np.any(std <= 0):
+                fail(field, "must be 4 positive numbers (dy, dx, dh, dw)")
+        if len(self.MINI_MASK_SHAPE) != 2 or min(self.MINI_MASK_SHAPE) < 1:
+            fail("MINI_MASK_SHAPE", "must be (height, width), both positive")
+
+        from mrcnn.heads.mask import MASK_HEADS, mask_head_output_size
+
+        if self.MASK_HEAD not in MASK_HEADS:
+            fail("MASK_HEAD", f"unknown mask head; registered heads are {sorted(MASK_HEADS)}")
+        if len(self.MASK_SHAPE) != 2:
+            fail("MASK_SHAPE", "must be [height, width]")
+        expected = mask_head_output_size(self.MASK_HEAD, self.MASK_POOL_SIZE)
+        if list(self.MASK_SHAPE) != [expected, expected]:
+            fail("MASK_SHAPE", f"the {self.MASK_HEAD!r} head turns MASK_POOL_SIZE "
+                 f"{self.MASK_POOL_SIZE} into {expected}x{expected} masks; set [{expected}, {expected}]")
+        if self.MASK_HEAD == "unet" and self.MASK_POOL_SIZE % 2:
+            fail("MASK_POOL_SIZE", "the U-Net head max-pools by 2, so it must be even")
+        for field in ("UNET_SKIP_FILTERS", "UNET_BOTTLENECK_FILTERS", "UNET_UP14_FILTERS",
+                      "UNET_UP28_FILTERS"):
+            widths = getattr(self, field)
+            if len(widths) < 1 or any(int(w) < 1 for w in widths):
+                fail(field, "must be a non-empty sequence of positive widths")
+
+        if self.OPTIMIZER not in ("sgd", "adamw"):
+            fail("OPTIMIZER", "must be 'sgd' or 'adamw'")
+        if not (isinstance(self.LEARNING_RATE, (int, float)) and self.LEARNING_RATE > 0):
+            fail("LEARNING_RATE", "must be a positive number")
+        fraction("LEARNING_MOMENTUM")
+        if self.WEIGHT_DECAY < 0:
+            fail("WEIGHT_DECAY", "must be >= 0")
+        if self.GRADIENT_CLIP_NORM is not None and self.GRADIENT_CLIP_NORM <= 0:
+            fail("GRADIENT_CLIP_NORM", "must be positive, or None to disable clipping")
+        expected_losses = set(Config.LOSS_WEIGHTS)
+        if set(self.LOSS_WEIGHTS) != expected_losses:
+            fail("LOSS_WEIGHTS", f"must have exactly the keys {sorted(expected_losses)}")
+
+    # ------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """All upper-case fields (class defaults, overrides and derived ones)."""
+        return {name: getattr(self, name) for name in sorted(dir(self))
+                if name.isupper() and not callable(getattr(self, name))
+                or name == "BACKBONE"}
+
+    def display(self) -> None:
+        """Print every field, one per line."""
+        print("\nConfigurations:")
+        for name, value in self.to_dict().items():
+            print(f"{name:30} {value}")
+        print()
+
+    @property
+    def backbone_shapes(self) -> np.ndarray:
+        """[5, 2] feature-map (height, width) of P2..P6 for IMAGE_SHAPE."""
+        return np.array([[int(math.ceil(self.IMAGE_SHAPE[0] / s)),
+                          int(math.ceil(self.IMAGE_SHAPE[1] / s))]
+                         for s in self.BACKBONE_STRIDES])

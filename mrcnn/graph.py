@@ -1,0 +1,128 @@
+"""The Mask R-CNN graph for one mode, wired as in the paper's figure.
+
+    image -> backbone (C2..C5) -> FPN (P2..P6) -> RPN -> proposals
+          -> PyramidROIAlign 7x7  -> box head  -> class, box deltas
+          -> PyramidROIAlign 14x14 -> mask head (registry: fcn | unet) -> 28x28 masks
+
+Training adds the target layers and the five losses; inference adds the detection layer
+and runs the mask head on the final detections.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from mrcnn.backbones import build_backbone, build_fpn
+from mrcnn.heads.box import build_box_head
+from mrcnn.heads.mask import build_mask_head
+from mrcnn.heads.rpn import build_rpn
+from mrcnn.layers import (AnchorsLayer, DetectionBoxes, DetectionLayer, DetectionTargetLayer,
+                          LossLayer, ProposalLayer, PyramidROIAlign, RoiBatchReshape,
+                          RpnTargetLayer, SelectClassMasks)
+
+LOSS_NAMES = ("rpn_class_loss", "rpn_bbox_loss", "mrcnn_class_loss", "mrcnn_bbox_loss",
+              "mrcnn_mask_loss")
+
+
+def _image_input(config):
+    fixed = config.IMAGE_RESIZE_MODE in ("square", "crop")
+    hw = tuple(int(v) for v in config.IMAGE_SHAPE[:2]) if fixed else (None, None)
+    return keras.Input(shape=hw + (config.IMAGE_CHANNEL_COUNT,), name="input_image")
+
+
+def _roi_heads(rois, image, mrcnn_maps, config):
+    """Box head on 7x7 and mask head on 14x14 RoIAlign features of ``rois`` ``[B, R, 4]``."""
+    pooled = PyramidROIAlign(config.POOL_SIZE, config.ROI_CANONICAL_SIZE,
+                             config.ROI_CANONICAL_LEVEL, name="roi_align_classifier")(
+        rois, image, *mrcnn_maps)
+    logits, probs, deltas = build_box_head(pooled, config.NUM_CLASSES,
+                                           config.FPN_CLASSIF_FC_LAYERS_SIZE, config.TRAIN_BN)
+    reshape = RoiBatchReshape
+    return (reshape(name="mrcnn_class_logits_rois")(logits, rois),
+            reshape(name="mrcnn_class_rois")(probs, rois),
+            reshape(name="mrcnn_bbox_rois")(deltas, rois))
+
+
+def _mask_branch(rois, image, mrcnn_maps, config):
+    """Per-class mask probabilities ``[B * R, 28, 28, C]`` for ``rois`` ``[B, R, 4]``."""
+    pooled = PyramidROIAlign(config.MASK_POOL_SIZE, config.ROI_CANONICAL_SIZE,
+                             config.ROI_CANONICAL_LEVEL, name="roi_align_mask")(
+        rois, image, *mrcnn_maps)
+    return build_mask_head(pooled, config)
+
+
+def build_graph(mode: str, config) -> keras.Model:
+    """The functional model for ``mode`` ("training" or "inference").
+
+    Training inputs: ``input_image`` ``[B, H, W, 3]`` molded, ``input_image_meta``,
+    ``input_gt_class_ids`` ``[B, G]``, ``input_gt_boxes`` ``[B, G, 4]`` pixels,
+    ``input_gt_masks`` ``[B, h, w, G]``; outputs the five scalar losses (``LOSS_NAMES``).
+
+    Inference inputs: ``input_image``, ``input_image_meta``; outputs ``detections``
+    ``[B, D, 6]`` (normalized box, class id, score), ``mrcnn_mask`` ``[B, D, 28, 28]``
+    (the detected class's channel), and for inspection ``rpn_rois``, ``rpn_class``,
+    ``rpn_bbox``, ``mrcnn_class``, ``mrcnn_bbox``.
+    """
+    if mode not in ("training", "inference"):
+        raise ValueError(f"mode must be 'training' or 'inference', got {mode!r}")
+    image = _image_input(config)
+    image_meta = keras.Input(shape=(config.IMAGE_META_SIZE,), name="input_image_meta")
+
+    c2, c3, c4, c5 = build_backbone(image, config)
+    rpn_maps = build_fpn(c2, c3, c4, c5, config.TOP_DOWN_PYRAMID_SIZE)
+    mrcnn_maps = rpn_maps[:4]
+
+    anchors = AnchorsLayer(config.RPN_ANCHOR_SCALES, config.RPN_ANCHOR_RATIOS,
+                           config.BACKBONE_STRIDES, config.RPN_ANCHOR_STRIDE,
+                           name="anchors")(image)
+    rpn_logits, rpn_probs, rpn_bbox = build_rpn(rpn_maps, len(config.RPN_ANCHOR_RATIOS),
+                                                config.RPN_CONV_DIM)
+    proposal_count = (config.POST_NMS_ROIS_TRAINING if mode == "training"
+                      else config.POST_NMS_ROIS_INFERENCE)
+    rpn_rois = ProposalLayer(proposal_count, config.RPN_NMS_THRESHOLD, config.PRE_NMS_LIMIT,
+                             config.RPN_BBOX_STD_DEV, name="ROI")(rpn_probs, rpn_bbox, anchors)
+
+    if mode == "training":
+        gt_class_ids = keras.Input(shape=(config.MAX_GT_INSTANCES,), dtype="int32",
+                                   name="input_gt_class_ids")
+        gt_boxes = keras.Input(shape=(config.MAX_GT_INSTANCES, 4), name="input_gt_boxes")
+        mask_hw = (tuple(config.MINI_MASK_SHAPE) if config.USE_MINI_MASK
+                   else tuple(image.shape[1:3]))
+        gt_masks = keras.Input(shape=mask_hw + (config.MAX_GT_INSTANCES,), dtype="bool",
+                               name="input_gt_masks")
+
+        rpn_match, rpn_bbox_targets = RpnTargetLayer(
+            config.RPN_TRAIN_ANCHORS_PER_IMAGE, config.RPN_POSITIVE_IOU,
+            config.RPN_NEGATIVE_IOU, config.RPN_BBOX_STD_DEV, name="rpn_targets")(
+            anchors, gt_class_ids, gt_boxes, image)
+        rois, target_class_ids, target_deltas, target_masks = DetectionTargetLayer(
+            config.TRAIN_ROIS_PER_IMAGE, config.ROI_POSITIVE_RATIO, config.ROI_POSITIVE_IOU,
+            config.BBOX_STD_DEV, config.MASK_SHAPE, config.USE_MINI_MASK,
+            config.ADD_GT_TO_PROPOSALS, name="proposal_targets")(
+            rpn_rois, gt_class_ids, gt_boxes, gt_masks, image)
+
+        class_logits, _, bbox = _roi_heads(rois, image, mrcnn_maps, config)
+        masks = RoiBatchReshape(name="mrcnn_mask_rois")(
+            _mask_branch(rois, image, mrcnn_maps, config), rois)
+
+        losses = [
+            LossLayer("rpn_class_loss")(rpn_match, rpn_logits),
+            LossLayer("rpn_bbox_loss")(rpn_bbox_targets, rpn_match, rpn_bbox),
+            LossLayer("mrcnn_class_loss")(target_class_ids, class_logits),
+            LossLayer("mrcnn_bbox_loss")(target_deltas, target_class_ids, bbox),
+            LossLayer("mrcnn_mask_loss")(target_masks, target_class_ids, masks),
+        ]
+        inputs = [image, image_meta, gt_class_ids, gt_boxes, gt_masks]
+        return keras.Model(inputs, losses, name="mask_rcnn_training")
+
+    _, class_probs, bbox = _roi_heads(rpn_rois, image, mrcnn_maps, config)
+    detections = DetectionLayer(config.DETECTION_MAX_INSTANCES, config.DETECTION_MIN_CONFIDENCE,
+                                config.DETECTION_NMS_THRESHOLD, config.BBOX_STD_DEV,
+                                name="mrcnn_detection")(rpn_rois, class_probs, bbox, image_meta)
+    detection_boxes = DetectionBoxes(name="detection_boxes")(detections)
+    masks = _mask_branch(detection_boxes, image, mrcnn_maps, config)
+    masks = SelectClassMasks(name="mrcnn_mask_detections")(masks, detections)
+    outputs = {"detections": detections, "mrcnn_mask": masks, "rpn_rois": rpn_rois,
+               "rpn_class": rpn_probs, "rpn_bbox": rpn_bbox, "mrcnn_class": class_probs,
+               "mrcnn_bbox": bbox}
+    return keras.Model([image, image_meta], outputs, name="mask_rcnn_inference")

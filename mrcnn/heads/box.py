@@ -1,0 +1,30 @@
+"""Box/class head: two "fc" layers (as convs) on 7x7 RoI features, then class and deltas."""
+
+from __future__ import annotations
+
+import keras
+
+from mrcnn.layers.batch_norm import BatchNorm
+
+
+def build_box_head(roi_features, num_classes: int, fc_size: int, train_bn: bool | None):
+    """Classify RoIs and regress one box per class.
+
+    Args:
+      roi_features: ``[N, pool, pool, D]`` RoIAlign output (N = batch * RoIs).
+    Returns:
+      class logits ``[N, C]``, class probabilities ``[N, C]``, deltas ``[N, C, 4]``.
+    """
+    pool = roi_features.shape[1]
+    x = keras.layers.Conv2D(fc_size, pool, padding="valid", name="mrcnn_class_conv1")(roi_features)
+    x = BatchNorm(train_bn, name="mrcnn_class_bn1")(x)
+    x = keras.layers.Activation("relu")(x)
+    x = keras.layers.Conv2D(fc_size, 1, name="mrcnn_class_conv2")(x)
+    x = BatchNorm(train_bn, name="mrcnn_class_bn2")(x)
+    x = keras.layers.Activation("relu")(x)
+    shared = keras.layers.Flatten(name="pool_squeeze")(x)
+    logits = keras.layers.Dense(num_classes, name="mrcnn_class_logits")(shared)
+    probs = keras.layers.Softmax(name="mrcnn_class")(logits)
+    deltas = keras.layers.Dense(num_classes * 4, name="mrcnn_bbox_fc")(shared)
+    deltas = keras.layers.Reshape((num_classes, 4), name="mrcnn_bbox")(deltas)
+    return logits, probs, deltas

@@ -1,0 +1,22 @@
+"""The paper's FCN mask head: 4 x (3x3 conv, BN, ReLU), 2x2 deconv, 1x1 per-class sigmoid."""
+
+from __future__ import annotations
+
+import keras
+
+from mrcnn.heads.mask import register_mask_head
+from mrcnn.layers.batch_norm import BatchNorm
+
+
+@register_mask_head("fcn", upsampling=2)
+def build_fcn_mask_head(roi_features, config):
+    """``[N, 14, 14, D]`` -> ``[N, 28, 28, NUM_CLASSES]`` sigmoid masks."""
+    width = config.MASK_HEAD_CONV_DIM
+    x = roi_features
+    for i in range(1, 5):
+        x = keras.layers.Conv2D(width, 3, padding="same", name=f"mrcnn_mask_conv{i}")(x)
+        x = BatchNorm(config.TRAIN_BN, name=f"mrcnn_mask_bn{i}")(x)
+        x = keras.layers.Activation("relu")(x)
+    x = keras.layers.Conv2DTranspose(width, 2, strides=2, activation="relu",
+                                     name="mrcnn_mask_deconv")(x)
+    return keras.layers.Conv2D(config.NUM_CLASSES, 1, activation="sigmoid", name="mrcnn_mask")(x)

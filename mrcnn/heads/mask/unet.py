@@ -1,0 +1,39 @@
+"""U-Net mask head: an encoder-decoder with a skip at RoI resolution.
+
+14x14 -> convs kept as the skip -> max-pool to 7x7 -> bottleneck convs -> upsample to 14
+-> concatenate the skip -> convs -> upsample to 28 -> convs -> 1x1 per-class sigmoid.
+Widths come from ``UNET_*_FILTERS`` so a small variant exists.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from mrcnn.heads.mask import register_mask_head
+from mrcnn.layers.batch_norm import BatchNorm
+
+
+def _conv_stack(x, widths, stage: str, train_bn):
+    """3x3 conv + BN + ReLU for each width, named ``mrcnn_mask_unet_{stage}_conv{i}``."""
+    for i, width in enumerate(widths, start=1):
+        x = keras.layers.Conv2D(int(width), 3, padding="same",
+                                name=f"mrcnn_mask_unet_{stage}_conv{i}")(x)
+        x = BatchNorm(train_bn, name=f"mrcnn_mask_unet_{stage}_bn{i}")(x)
+        x = keras.layers.Activation("relu")(x)
+    return x
+
+
+@register_mask_head("unet", upsampling=2)
+def build_unet_mask_head(roi_features, config):
+    """``[N, 14, 14, D]`` -> ``[N, 28, 28, NUM_CLASSES]`` sigmoid masks."""
+    bn = config.TRAIN_BN
+    skip = _conv_stack(roi_features, config.UNET_SKIP_FILTERS, "skip", bn)
+    x = keras.layers.MaxPooling2D(2, name="mrcnn_mask_unet_pool")(skip)
+    x = _conv_stack(x, config.UNET_BOTTLENECK_FILTERS, "bottleneck", bn)
+    x = keras.layers.UpSampling2D(2, interpolation="bilinear", name="mrcnn_mask_unet_up14")(x)
+    x = keras.layers.Concatenate(name="mrcnn_mask_unet_concat")([x, skip])
+    x = _conv_stack(x, config.UNET_UP14_FILTERS, "up14", bn)
+    x = keras.layers.UpSampling2D(2, interpolation="bilinear", name="mrcnn_mask_unet_up28")(x)
+    x = _conv_stack(x, config.UNET_UP28_FILTERS, "up28", bn)
+    return keras.layers.Conv2D(config.NUM_CLASSES, 1, activation="sigmoid",
+                               name="mrcnn_mask_unet_out")(x)

@@ -1,0 +1,17 @@
+"""Keras layers wrapping the TensorFlow ops (every tf call of the graph lives in a Layer)."""
+
+from mrcnn.layers.anchors import AnchorsLayer
+from mrcnn.layers.batch_norm import BatchNorm
+from mrcnn.layers.detection import DetectionLayer
+from mrcnn.layers.detection_masks import DetectionBoxes, SelectClassMasks
+from mrcnn.layers.losses import LossLayer
+from mrcnn.layers.proposals import ProposalLayer
+from mrcnn.layers.roi_align import PyramidROIAlign, RoiBatchReshape, assign_roi_levels
+from mrcnn.layers.rpn_targets import RpnTargetLayer
+from mrcnn.layers.targets import DetectionTargetLayer
+
+__all__ = [
+    "AnchorsLayer", "BatchNorm", "DetectionBoxes", "DetectionLayer", "DetectionTargetLayer", "LossLayer",
+    "ProposalLayer", "PyramidROIAlign", "RoiBatchReshape", "RpnTargetLayer", "SelectClassMasks",
+    "assign_roi_levels",
+]

@@ -1,0 +1,60 @@
+"""Final detections: refine RoIs per class, clip to the image window, per-class NMS."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import keras
+import tensorflow as tf
+
+from mrcnn.data.image_meta import parse_image_meta
+from mrcnn.ops.boxes import clip_boxes, decode_boxes, norm_boxes
+
+
+@keras.saving.register_keras_serializable(package="mrcnn")
+class DetectionLayer(keras.layers.Layer):
+    """Turn RoIs and box-head outputs into at most ``max_instances`` detections per image.
+
+    Every foreground class of every RoI is a candidate scored by its class probability
+    (torchvision/detectron2 practice); candidates below ``min_confidence`` are dropped,
+    NMS runs per class, and the best ``max_instances`` survive.
+
+    Inputs: rois ``[B, R, 4]`` normalized, probs ``[B, R, C]``, deltas ``[B, R, C, 4]``
+    (normalized by ``bbox_std_dev``), image_meta ``[B, META]`` (its window, the image
+    without padding, is where boxes are clipped).
+    Returns ``[B, max_instances, 6]`` rows ``(y1, x1, y2, x2, class_id, score)``,
+    normalized, sorted by score; padding rows are all zero.
+    """
+
+    def __init__(self, max_instances: int, min_confidence: float, nms_threshold: float,
+                 bbox_std_dev: Sequence[float], **kwargs):
+        super().__init__(**kwargs)
+        self.max_instances = int(max_instances)
+        self.min_confidence = float(min_confidence)
+        self.nms_threshold = float(nms_threshold)
+        self.bbox_std_dev = [float(v) for v in bbox_std_dev]
+
+    def call(self, rois, probs, deltas, image_meta):
+        meta = parse_image_meta(image_meta)
+        window = norm_boxes(meta["window"], meta["image_shape"][0, :2])
+        boxes = decode_boxes(rois[:, :, None, :], deltas * self.bbox_std_dev)  # [B, R, C, 4]
+        boxes = clip_boxes(boxes, window[:, None, None, :])
+        roi_area = (rois[..., 2] - rois[..., 0]) * (rois[..., 3] - rois[..., 1])
+        scores = tf.where(roi_area[..., None] > 0, probs, 0.0)  # padding RoIs score 0
+        nms = tf.image.combined_non_max_suppression(
+            boxes[:, :, 1:, :], scores[:, :, 1:],
+            max_output_size_per_class=self.max_instances,
+            max_total_size=self.max_instances,
+            iou_threshold=self.nms_threshold,
+            score_threshold=max(self.min_confidence, 1e-6),
+            pad_per_class=False, clip_boxes=False)
+        valid = tf.sequence_mask(nms.valid_detections, self.max_instances)
+        class_ids = tf.where(valid, nms.nmsed_classes + 1.0, 0.0)
+        detections = tf.concat([nms.nmsed_boxes, class_ids[..., None],
+                                nms.nmsed_scores[..., None]], axis=-1)
+        return tf.where(valid[..., None], detections, 0.0)
+
+    def get_config(self):
+        return {**super().get_config(), "max_instances": self.max_instances,
+                "min_confidence": self.min_confidence, "nms_threshold": self.nms_threshold,
+                "bbox_std_dev": self.bbox_std_dev}

@@ -1,0 +1,99 @@
+"""Detection targets: sample RoIs from the proposals and give each its class, box and mask."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import keras
+import tensorflow as tf
+
+from mrcnn.layers.sampling import random_subset
+from mrcnn.ops.boxes import box_iou, encode_boxes, norm_boxes
+from mrcnn.ops.masks import crop_mask_targets
+
+
+@keras.saving.register_keras_serializable(package="mrcnn")
+class DetectionTargetLayer(keras.layers.Layer):
+    """Sample ``rois_per_image`` RoIs per image and build their training targets.
+
+    A RoI is positive when its best IoU with a ground-truth box is at least
+    ``positive_iou``, otherwise negative. At most ``positive_ratio * rois_per_image``
+    positives are kept, negatives fill the rest; when there are not enough proposals the
+    tail is padding. With ``add_gt`` the ground-truth boxes join the proposals.
+
+    Inputs: ``proposals`` ``[B, N, 4]`` normalized (zero rows = padding),
+    ``gt_class_ids`` ``[B, G]`` (0 = padding), ``gt_boxes`` ``[B, G, 4]`` pixels,
+    ``gt_masks`` ``[B, h, w, G]`` (full-image or mini masks), ``image`` ``[B, H, W, C]``.
+    Returns:
+      rois ``[B, R, 4]`` normalized;
+      target_class_ids ``[B, R]`` int32: class id for positives, 0 for negatives, -1 padding;
+      target_deltas ``[B, R, 4]`` divided by ``bbox_std_dev`` (zeros unless positive);
+      target_masks ``[B, R, mask_h, mask_w]`` float in {0, 1} (zeros unless positive).
+    """
+
+    def __init__(self, rois_per_image: int, positive_ratio: float, positive_iou: float,
+                 bbox_std_dev: Sequence[float], mask_shape: Sequence[int], mini_mask: bool,
+                 add_gt: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.rois_per_image = int(rois_per_image)
+        self.positive_ratio = float(positive_ratio)
+        self.positive_iou = float(positive_iou)
+        self.bbox_std_dev = [float(v) for v in bbox_std_dev]
+        self.mask_shape = [int(v) for v in mask_shape]
+        self.mini_mask = bool(mini_mask)
+        self.add_gt = bool(add_gt)
+
+    def call(self, proposals, gt_class_ids, gt_boxes, gt_masks, image):
+        gt_boxes = norm_boxes(gt_boxes, tf.shape(image)[1:3])
+        valid_gt = gt_class_ids > 0
+        gt_boxes = tf.where(valid_gt[..., None], gt_boxes, 0.0)
+        candidates = proposals
+        if self.add_gt:
+            candidates = tf.concat([proposals, gt_boxes], axis=1)
+        area = (candidates[..., 2] - candidates[..., 0]) * (candidates[..., 3] - candidates[..., 1])
+        valid = area > 0  # [B, N']
+
+        iou = box_iou(candidates, gt_boxes)  # [B, N', G]
+        iou = tf.where(valid_gt[:, None, :], iou, -1.0)
+        best_iou = tf.reduce_max(iou, axis=2)
+        best_gt = tf.argmax(iou, axis=2, output_type=tf.int32)
+        positive = valid & (best_iou >= self.positive_iou)
+        negative = valid & ~positive
+
+        num_rois = self.rois_per_image
+        positive = random_subset(positive, int(num_rois * self.positive_ratio))
+        num_pos = tf.reduce_sum(tf.cast(positive, tf.int32), axis=1)
+        negative = random_subset(negative, num_rois - num_pos)
+
+        # Gather the sampled RoIs, positives first; padding sorts last.
+        rank_key = tf.cast(positive, tf.float32) * 2.0 + tf.cast(negative, tf.float32)
+        _, ix = tf.math.top_k(rank_key, k=num_rois)  # [B, R]
+        sel_pos = tf.gather(positive, ix, batch_dims=1)
+        sel_neg = tf.gather(negative, ix, batch_dims=1)
+        rois = tf.where((sel_pos | sel_neg)[..., None], tf.gather(candidates, ix, batch_dims=1), 0.0)
+        gt_index = tf.gather(best_gt, ix, batch_dims=1)  # [B, R]
+
+        gt_class = tf.gather(gt_class_ids, gt_index, batch_dims=1)
+        target_class_ids = tf.where(sel_pos, tf.cast(gt_class, tf.int32),
+                                    tf.where(sel_neg, 0, -1))
+        matched_boxes = tf.gather(gt_boxes, gt_index, batch_dims=1)
+        deltas = encode_boxes(rois, matched_boxes) / self.bbox_std_dev
+        target_deltas = tf.where(sel_pos[..., None], deltas, 0.0)
+
+        masks = tf.transpose(tf.cast(gt_masks, tf.float32), [0, 3, 1, 2])  # [B, G, h, w]
+        num_gt = tf.shape(masks)[1]
+        flat_masks = tf.reshape(masks, tf.concat([[-1], tf.shape(masks)[2:]], axis=0))
+        mask_index = tf.reshape(gt_index + tf.range(tf.shape(gt_index)[0])[:, None] * num_gt, [-1])
+        crops = crop_mask_targets(flat_masks, tf.reshape(matched_boxes, [-1, 4]),
+                                  tf.reshape(rois, [-1, 4]), mask_index,
+                                  tuple(self.mask_shape), self.mini_mask)
+        crops = tf.reshape(crops, tf.concat([tf.shape(rois)[:2], self.mask_shape], axis=0))
+        target_masks = tf.where(sel_pos[..., None, None], tf.round(crops), 0.0)
+        return tuple(tf.stop_gradient(t) for t in
+                     (rois, target_class_ids, target_deltas, target_masks))
+
+    def get_config(self):
+        return {**super().get_config(), "rois_per_image": self.rois_per_image,
+                "positive_ratio": self.positive_ratio, "positive_iou": self.positive_iou,
+                "bbox_std_dev": self.bbox_std_dev, "mask_shape": self.mask_shape,
+                "mini_mask": self.mini_mask, "add_gt": self.add_gt}

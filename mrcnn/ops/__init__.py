@@ -1,0 +1,1 @@
+"""Pure TensorFlow functions on boxes, anchors and masks (each has a numpy twin in tests)."""

@@ -1,0 +1,148 @@
+"""Training input: loading, molding and padding ground truth, as a ``tf.data`` pipeline."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Callable
+
+import numpy as np
+import tensorflow as tf
+
+from mrcnn.data.boxes_from_masks import extract_bboxes
+from mrcnn.data.image_meta import compose_image_meta
+from mrcnn.data.resize import minimize_mask, resize_image, resize_mask
+
+logger = logging.getLogger(__name__)
+
+# An augmentation takes (image [H, W, 3] uint8, masks [H, W, N] bool, rng) and returns
+# the transformed (image, masks); boxes are recomputed from the masks afterwards.
+Augmentation = Callable[[np.ndarray, np.ndarray, np.random.Generator], tuple]
+
+# ``layers=`` presets of :meth:`MaskRCNN.train`: regular expressions over layer names.
+LAYER_PRESETS = {
+    "heads": r"(mrcnn\_.*)|(rpn\_.*)|(fpn\_.*)",
+    "3+": r"(res3.*)|(bn3.*)|(res4.*)|(bn4.*)|(res5.*)|(bn5.*)|(mrcnn\_.*)|(rpn\_.*)|(fpn\_.*)",
+    "4+": r"(res4.*)|(bn4.*)|(res5.*)|(bn5.*)|(mrcnn\_.*)|(rpn\_.*)|(fpn\_.*)",
+    "5+": r"(res5.*)|(bn5.*)|(mrcnn\_.*)|(rpn\_.*)|(fpn\_.*)",
+    "all": ".*",
+}
+
+
+def layers_regex(layers: str) -> str:
+    """The regular expression of a ``layers=`` preset, or ``layers`` itself."""
+    regex = LAYER_PRESETS.get(layers, layers)
+    try:
+        re.compile(regex)
+    except re.error as err:
+        raise ValueError(f"layers={layers!r} is neither a preset {sorted(LAYER_PRESETS)} "
+                         f"nor a valid regular expression: {err}") from None
+    return regex
+
+
+def mold_image(image: np.ndarray, config) -> np.ndarray:
+    """uint8 RGB -> float32 network input (mean pixel subtracted)."""
+    return image.astype(np.float32) - np.asarray(config.MEAN_PIXEL, np.float32)
+
+
+def load_image_gt(dataset, config, image_id: int, augmentation: Augmentation | None = None,
+                  rng: np.random.Generator | None = None):
+    """Load, resize and (optionally) augment one image and its ground truth.
+
+    Returns ``(image [H, W, 3] uint8, image_meta, class_ids [N] int32,
+    boxes [N, 4] int32 pixels, masks [h, w, N] bool)``; masks are mini masks when
+    ``config.USE_MINI_MASK``. Instances whose mask is empty after resizing or
+    augmentation are dropped (logged at debug level).
+    """
+    rng = rng or np.random.default_rng()
+    image = dataset.load_image(image_id)
+    masks, class_ids = dataset.load_mask(image_id)
+    masks = np.asarray(masks, dtype=bool).reshape(image.shape[:2] + (-1,)) \
+        if np.size(masks) else np.zeros(image.shape[:2] + (0,), bool)
+    class_ids = np.asarray(class_ids, dtype=np.int32).reshape(-1)
+    original_shape = image.shape
+    image, window, scale, padding, crop = resize_image(
+        image, config.IMAGE_MIN_DIM, config.IMAGE_MAX_DIM, config.IMAGE_MIN_SCALE,
+        config.IMAGE_RESIZE_MODE, rng)
+    masks = resize_mask(masks, scale, padding, crop)
+    if augmentation is not None:
+        image, masks = augmentation(image, masks, rng)
+    keep = masks.any(axis=(0, 1))
+    if not keep.all():
+        logger.debug("image %s: dropping %d instance(s) with empty masks", image_id,
+                     int((~keep).sum()))
+        masks, class_ids = masks[..., keep], class_ids[keep]
+    boxes = extract_bboxes(masks)
+    if config.USE_MINI_MASK:
+        masks = minimize_mask(boxes, masks, config.MINI_MASK_SHAPE)
+    active = np.ones(config.NUM_CLASSES, np.int32)
+    meta = compose_image_meta(image_id, original_shape, image.shape, window, scale, active)
+    return image, meta, class_ids, boxes, masks
+
+
+def pad_ground_truth(class_ids, boxes, masks, max_instances: int, rng: np.random.Generator):
+    """Pad (or randomly subsample) ground truth to exactly ``max_instances``."""
+    n = len(class_ids)
+    if n > max_instances:
+        keep = np.sort(rng.choice(n, max_instances, replace=False))
+        class_ids, boxes, masks = class_ids[keep], boxes[keep], masks[..., keep]
+        n = max_instances
+    pad = max_instances - n
+    class_ids = np.pad(class_ids, (0, pad))
+    boxes = np.pad(boxes.astype(np.float32), ((0, pad), (0, 0)))
+    masks = np.pad(masks, ((0, 0), (0, 0), (0, pad)))
+    return class_ids, boxes, masks
+
+
+def build_dataset(dataset, config, shuffle: bool = True,
+                  augmentation: Augmentation | None = None, seed: int = 0,
+                  repeat: bool = True) -> tf.data.Dataset:
+    """Batches of training inputs keyed by the training model's input names.
+
+    Images are loaded and molded in parallel workers (``num_parallel_calls``) and
+    prefetched, so the compiled step does not wait on Python. Sample ``k`` of the
+    stream draws its augmentation from ``np.random.default_rng([seed, k])``, so a run is
+    repeatable for a given ``seed`` whatever the parallelism.
+    """
+    image_ids = np.asarray(dataset.image_ids, dtype=np.int64)
+    if len(image_ids) == 0:
+        raise ValueError("the training dataset has no images; did you call prepare()?")
+    mask_hw = (tuple(config.MINI_MASK_SHAPE) if config.USE_MINI_MASK
+               else tuple(int(v) for v in config.IMAGE_SHAPE[:2]))
+    fixed_size = config.IMAGE_RESIZE_MODE in ("square", "crop")
+    image_hw = tuple(int(v) for v in config.IMAGE_SHAPE[:2]) if fixed_size else (None, None)
+    if not fixed_size and config.BATCH_SIZE > 1:
+        raise ValueError(f"IMAGE_RESIZE_MODE={config.IMAGE_RESIZE_MODE!r} gives images of "
+                         "different sizes; train with BATCH_SIZE 1 or use 'square'/'crop'")
+    if not fixed_size:
+        mask_hw = mask_hw if config.USE_MINI_MASK else (None, None)
+
+    def load(index: np.int64, image_id: np.int64):
+        rng = np.random.default_rng([seed, int(index)])
+        image, meta, class_ids, boxes, masks = load_image_gt(
+            dataset, config, int(image_id), augmentation, rng)
+        class_ids, boxes, masks = pad_ground_truth(class_ids, boxes, masks,
+                                                   config.MAX_GT_INSTANCES, rng)
+        return mold_image(image, config), meta, class_ids, boxes, masks
+
+    def to_inputs(index, image_id):
+        image, meta, class_ids, boxes, masks = tf.numpy_function(
+            load, [index, image_id], [tf.float32, tf.float32, tf.int32, tf.float32, tf.bool],
+            stateful=False)
+        image.set_shape(image_hw + (config.IMAGE_CHANNEL_COUNT,))
+        meta.set_shape((config.IMAGE_META_SIZE,))
+        class_ids.set_shape((config.MAX_GT_INSTANCES,))
+        boxes.set_shape((config.MAX_GT_INSTANCES, 4))
+        masks.set_shape(mask_hw + (config.MAX_GT_INSTANCES,))
+        return {"input_image": image, "input_image_meta": meta, "input_gt_class_ids": class_ids,
+                "input_gt_boxes": boxes, "input_gt_masks": masks}
+
+    ids = tf.data.Dataset.from_tensor_slices(image_ids)
+    if repeat:
+        ids = ids.repeat()
+    if shuffle:
+        ids = ids.shuffle(min(len(image_ids), 10000), seed=seed, reshuffle_each_iteration=True)
+    return (ids.enumerate()
+            .map(to_inputs, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            .batch(config.BATCH_SIZE, drop_remainder=True)
+            .prefetch(tf.data.AUTOTUNE))
