@@ -42,7 +42,8 @@ class TrainingModel(keras.Model):
         return list(self.trackers.values())
 
     def _weighted_losses(self, data, training: bool):
-        losses = dict(zip(LOSS_NAMES, self(data, training=training)))
+        inputs, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        losses = dict(zip(LOSS_NAMES, self(inputs, training=training)))
         total = tf.add_n([self.loss_weights_by_name[n] * losses[n] for n in LOSS_NAMES])
         return losses, total
 

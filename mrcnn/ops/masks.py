@@ -54,8 +54,10 @@ def paste_masks(masks: tf.Tensor, boxes: tf.Tensor, image_shape,
     mh = tf.cast(tf.shape(masks)[1], tf.float32)
     mw = tf.cast(tf.shape(masks)[2], tf.float32)
     height, width = image_shape[0], image_shape[1]
-    span_h = tf.maximum(tf.cast(height, tf.float32) - 1.0, 1.0)
-    span_w = tf.maximum(tf.cast(width, tf.float32) - 1.0, 1.0)
+    # Sampling span of the output grid; 0 for a 1-pixel side, where crop_and_resize
+    # samples the midpoint of [a, b], so b must equal a there.
+    span_h = tf.maximum(tf.cast(height, tf.float32) - 1.0, 0.0)
+    span_w = tf.maximum(tf.cast(width, tf.float32) - 1.0, 0.0)
     y1, x1, y2, x2 = tf.unstack(boxes, axis=-1)
     bh = tf.maximum(y2 - y1, 1e-3)
     bw = tf.maximum(x2 - x1, 1e-3)

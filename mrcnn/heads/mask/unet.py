@@ -19,7 +19,7 @@ def _conv_stack(x, widths, stage: str, train_bn):
         x = keras.layers.Conv2D(int(width), 3, padding="same",
                                 name=f"mrcnn_mask_unet_{stage}_conv{i}")(x)
         x = BatchNorm(train_bn, name=f"mrcnn_mask_unet_{stage}_bn{i}")(x)
-        x = keras.layers.Activation("relu")(x)
+        x = keras.layers.Activation("relu", name=f"mrcnn_mask_unet_{stage}_relu{i}")(x)
     return x
 
 

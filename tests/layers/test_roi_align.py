@@ -1,0 +1,150 @@
+"""PyramidROIAlign and level assignment against a numpy bilinear-sampling twin."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from mrcnn.layers import PyramidROIAlign, RoiBatchReshape, assign_roi_levels
+
+
+# ----------------------------------------------------------------------------- numpy twins
+def np_levels(rois: np.ndarray, image_area: float, canonical=224.0) -> np.ndarray:
+    """``k = 4 + log2(sqrt(wh) * sqrt(area) / canonical)``, rounded, clipped to [2, 5]."""
+    h = rois[..., 2] - rois[..., 0]
+    w = rois[..., 3] - rois[..., 1]
+    size = np.sqrt(np.maximum(h * w, 1e-12)) * np.sqrt(image_area)
+    return np.clip(np.round(4 + np.log2(size / canonical)), 2, 5).astype(int)
+
+
+def np_roi_align(features: np.ndarray, box, pool: int) -> np.ndarray:
+    """crop_and_resize of ``[h, w, D]`` features to ``[pool, pool, D]`` (0 outside)."""
+    h, w, d = features.shape
+    y1, x1, y2, x2 = box
+    out = np.zeros((pool, pool, d))
+    for i in range(pool):
+        y = y1 * (h - 1) + i * (y2 - y1) * (h - 1) / (pool - 1)
+        for j in range(pool):
+            x = x1 * (w - 1) + j * (x2 - x1) * (w - 1) / (pool - 1)
+            if not (0 <= y <= h - 1 and 0 <= x <= w - 1):
+                continue
+            y0, x0 = int(np.floor(y)), int(np.floor(x))
+            yb, xb = min(y0 + 1, h - 1), min(x0 + 1, w - 1)
+            dy, dx = y - y0, x - x0
+            top = features[y0, x0] * (1 - dx) + features[y0, xb] * dx
+            bottom = features[yb, x0] * (1 - dx) + features[yb, xb] * dx
+            out[i, j] = top * (1 - dy) + bottom * dy
+    return out
+
+
+# ----------------------------------------------------------------------------- fixtures
+IMAGE = 64
+FEATURE_SIZES = (16, 8, 4, 2)  # P2..P5 of a 64x64 image
+# With canonical size 32 on a 64x64 image: sqrt(wh) = 1 -> P5, 1/2 -> P4, 1/4 -> P3, 1/8 -> P2.
+CANONICAL = 32.0
+
+
+def make_inputs(rng, batch=2, depth=3):
+    features = [rng.normal(size=(batch, s, s, depth)).astype(np.float32) for s in FEATURE_SIZES]
+    image = np.zeros((batch, IMAGE, IMAGE, 1), np.float32)
+    return image, features
+
+
+def roi(cy, cx, side):
+    return [cy - side / 2, cx - side / 2, cy + side / 2, cx + side / 2]
+
+
+# ----------------------------------------------------------------------------- tests
+def test_roi_align_matches_numpy_across_levels_and_order():
+    rng = np.random.default_rng(0)
+    image, features = make_inputs(rng)
+    # Interleave levels (side 1/8 -> P2, 1/4 -> P3, 1/2 -> P4, ~1 -> P5) and images.
+    rois = np.array([
+        [roi(0.5, 0.5, 0.5), roi(0.2, 0.3, 0.125), [0.0, 0.0, 1.0, 1.0], roi(0.6, 0.4, 0.25),
+         roi(0.7, 0.7, 0.13), [0.1, 0.0, 0.6, 0.5]],
+        [roi(0.3, 0.6, 0.25), roi(0.5, 0.5, 0.5), roi(0.8, 0.2, 0.12), [0.05, 0.1, 0.95, 0.9],
+         roi(0.4, 0.4, 0.26), roi(0.5, 0.5, 0.1)],
+    ], np.float32)
+    levels = np_levels(rois, IMAGE * IMAGE, CANONICAL)
+    assert levels.tolist() == [[4, 2, 5, 3, 2, 4], [3, 4, 2, 5, 3, 2]]
+    np.testing.assert_array_equal(
+        assign_roi_levels(tf.constant(rois), IMAGE * IMAGE, CANONICAL).numpy(), levels)
+
+    pool = 5
+    layer = PyramidROIAlign(pool, canonical_size=CANONICAL)
+    got = layer(tf.constant(rois), tf.constant(image), *map(tf.constant, features)).numpy()
+    assert got.shape == (2 * 6, pool, pool, 3)
+    for b in range(2):
+        for r in range(6):
+            want = np_roi_align(features[levels[b, r] - 2][b], rois[b, r], pool)
+            np.testing.assert_allclose(got[b * 6 + r], want, atol=1e-4,
+                                       err_msg=f"image {b} roi {r}")
+    # Back to [B, R, ...] in the same order.
+    reshaped = RoiBatchReshape()(tf.constant(got), tf.constant(rois)).numpy()
+    np.testing.assert_array_equal(reshaped[1, 3], got[9])
+
+
+def test_roi_align_uses_own_image_features():
+    """Identical RoIs in two images read different feature maps."""
+    rng = np.random.default_rng(1)
+    image, features = make_inputs(rng, depth=2)
+    rois = np.tile(np.array([[roi(0.5, 0.5, 0.25), roi(0.5, 0.5, 0.125)]], np.float32), (2, 1, 1))
+    got = PyramidROIAlign(3, canonical_size=CANONICAL)(
+        tf.constant(rois), tf.constant(image), *map(tf.constant, features)).numpy()
+    np.testing.assert_allclose(got[0], np_roi_align(features[1][0], rois[0, 0], 3), atol=1e-4)
+    np.testing.assert_allclose(got[2], np_roi_align(features[1][1], rois[1, 0], 3), atol=1e-4)
+    np.testing.assert_allclose(got[3], np_roi_align(features[0][1], rois[1, 1], 3), atol=1e-4)
+    assert not np.allclose(got[0], got[2])
+
+
+def test_roi_align_default_canonical_size():
+    """Default canonical 224: a 64x64 image sends every RoI to P2."""
+    rng = np.random.default_rng(2)
+    image, features = make_inputs(rng, batch=1, depth=1)
+    rois = np.array([[[0.0, 0.0, 1.0, 1.0], roi(0.5, 0.5, 0.3)]], np.float32)
+    got = PyramidROIAlign(4)(tf.constant(rois), tf.constant(image),
+                             *map(tf.constant, features)).numpy()
+    for r in range(2):
+        np.testing.assert_allclose(got[r], np_roi_align(features[0][0], rois[0, r], 4), atol=1e-4)
+
+
+def test_roi_align_gradient_flows_to_features_only():
+    rng = np.random.default_rng(3)
+    image, features = make_inputs(rng, batch=1, depth=1)
+    feats = [tf.Variable(f) for f in features]
+    rois = tf.Variable([[roi(0.5, 0.5, 0.25)]])
+    with tf.GradientTape() as tape:
+        out = PyramidROIAlign(3, canonical_size=CANONICAL)(rois, tf.constant(image), *feats)
+        loss = tf.reduce_sum(out)
+    grads = tape.gradient(loss, [rois, *feats])
+    assert grads[0] is None or not np.any(grads[0].numpy())
+    assert np.any(grads[2].numpy())  # P3 was read
+    assert grads[1] is None or not np.any(grads[1].numpy())
+
+
+@pytest.mark.parametrize("size, level", [
+    (224.0, 4), (112.0, 3), (448.0, 5), (56.0, 2),
+    (896.0, 5), (28.0, 2), (1.0, 2),                       # clipped
+    (224 * 2 ** -0.49, 4), (224 * 2 ** -0.51, 3),          # rounding boundaries
+    (224 * 2 ** 0.49, 4), (224 * 2 ** 0.51, 5),
+    (224 * 2 ** -1.49, 3), (224 * 2 ** -1.51, 2),
+])
+def test_assign_roi_levels_formula(size, level):
+    area = 1024.0 * 1024.0
+    side = size / 1024.0  # normalized side of a square RoI
+    rois = np.array([[0.1, 0.2, 0.1 + side, 0.2 + side]], np.float32)
+    got = assign_roi_levels(tf.constant(rois), tf.constant(int(area))).numpy()
+    assert got.dtype == np.int32
+    assert got[0] == level == np_levels(rois, area)[0]
+
+
+def test_assign_roi_levels_random_and_degenerate():
+    rng = np.random.default_rng(4)
+    y = np.sort(rng.uniform(size=(3, 40, 2)), -1)
+    x = np.sort(rng.uniform(size=(3, 40, 2)), -1)
+    rois = np.stack([y[..., 0], x[..., 0], y[..., 1], x[..., 1]], -1).astype(np.float32)
+    rois[0, 0] = 0.0  # padding RoI: smallest level, no NaN
+    got = assign_roi_levels(tf.constant(rois), 800 * 800).numpy()
+    assert got.shape == (3, 40)
+    np.testing.assert_array_equal(got, np_levels(rois, 800 * 800))
+    assert got[0, 0] == 2
+    assert set(np.unique(got)) > {2}

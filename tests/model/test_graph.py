@@ -1,0 +1,70 @@
+"""Both heads build in both modes with the documented inputs and output shapes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from mrcnn.graph import LOSS_NAMES, build_graph
+from mrcnn.training import build_dataset
+from tests.conftest import tiny_config
+
+
+@pytest.mark.parametrize("head", ["fcn", "unet"])
+def test_training_graph_outputs_five_finite_scalar_losses(head, shapes64):
+    config = tiny_config(MASK_HEAD=head)
+    model = build_graph("training", config)
+    assert [i.name for i in model.inputs] == [
+        "input_image", "input_image_meta", "input_gt_class_ids", "input_gt_boxes",
+        "input_gt_masks"]
+    batch = next(iter(build_dataset(shapes64, config, shuffle=False)))
+    assert batch["input_image"].shape == (2, 64, 64, 3)
+    assert batch["input_gt_masks"].shape == (2, 64, 64, config.MAX_GT_INSTANCES)
+    losses = model(batch, training=True)
+    assert len(losses) == len(LOSS_NAMES)
+    for name, loss in zip(LOSS_NAMES, losses):
+        assert loss.shape == () and loss.dtype == tf.float32, name
+        assert np.isfinite(float(loss)) and float(loss) >= 0, name
+    # A random network misclassifies: the class and mask losses are clearly positive.
+    assert float(losses[2]) > 0.1 and float(losses[4]) > 0.1
+
+
+@pytest.mark.parametrize("head", ["fcn", "unet"])
+def test_inference_graph_output_shapes(head):
+    config = tiny_config(MASK_HEAD=head, DETECTION_MIN_CONFIDENCE=0.0)
+    model = build_graph("inference", config)
+    images = np.random.default_rng(0).normal(size=(3, 64, 64, 3)).astype("float32")
+    meta = np.zeros((3, config.IMAGE_META_SIZE), "float32")
+    meta[:, 4:7] = (64, 64, 3)
+    meta[:, 7:11] = (0, 0, 64, 64)
+    out = model([images, meta], training=False)
+    d = config.DETECTION_MAX_INSTANCES
+    assert out["detections"].shape == (3, d, 6)
+    assert out["mrcnn_mask"].shape == (3, d, 28, 28)
+    assert out["rpn_rois"].shape == (3, config.POST_NMS_ROIS_INFERENCE, 4)
+    assert out["mrcnn_class"].shape == (3, config.POST_NMS_ROIS_INFERENCE, config.NUM_CLASSES)
+    assert out["mrcnn_bbox"].shape == (3, config.POST_NMS_ROIS_INFERENCE, config.NUM_CLASSES, 4)
+    detections = out["detections"].numpy()
+    # Score threshold 0: random weights still give detections, with foreground classes.
+    valid = detections[..., 4] > 0
+    assert valid.any()
+    assert set(np.unique(detections[..., 4][valid])) <= {1.0, 2.0, 3.0}
+    boxes = detections[valid][:, :4]
+    assert (boxes >= 0).all() and (boxes <= 1).all()
+    assert (boxes[:, 2] >= boxes[:, 0]).all() and (boxes[:, 3] >= boxes[:, 1]).all()
+
+
+def test_graph_rejects_unknown_mode():
+    with pytest.raises(ValueError, match="mode"):
+        build_graph("serving", tiny_config())
+
+
+def test_classic_layer_names_are_kept():
+    names = {layer.name for layer in build_graph("training", tiny_config()).layers}
+    for name in ("conv1", "bn_conv1", "res2a_branch2a", "bn2a_branch2a", "res3b_branch2c",
+                 "res5a_branch1", "fpn_c5p5", "fpn_c2p2", "fpn_p2", "fpn_p6", "rpn_conv_shared",
+                 "rpn_class_raw", "rpn_bbox_pred", "mrcnn_class_conv1", "mrcnn_class_bn2",
+                 "mrcnn_class_logits", "mrcnn_bbox_fc", "mrcnn_mask_conv1", "mrcnn_mask_conv4",
+                 "mrcnn_mask_deconv", "mrcnn_mask"):
+        assert name in names, name

@@ -1,0 +1,93 @@
+"""Mask and box heads: output shapes, parameter counts implied by their layers, registry."""
+
+from __future__ import annotations
+
+import keras
+import pytest
+
+from mrcnn.heads.box import build_box_head
+from mrcnn.heads.mask import MASK_HEADS, build_mask_head, register_mask_head
+from tests.conftest import tiny_config
+
+
+def conv_bn(cin: int, cout: int, k: int = 3) -> int:
+    """Parameters of a k x k conv with bias plus its BN (gamma, beta, mean, variance)."""
+    return k * k * cin * cout + cout + 4 * cout
+
+
+def build(head: str, depth: int = 32, **overrides):
+    config = tiny_config(MASK_HEAD=head, **overrides)
+    features = keras.Input((config.MASK_POOL_SIZE, config.MASK_POOL_SIZE, depth))
+    return config, keras.Model(features, build_mask_head(features, config))
+
+
+def test_fcn_head_shape_and_parameters():
+    config, model = build("fcn", MASK_HEAD_CONV_DIM=24)
+    assert model.output_shape == (None, 28, 28, config.NUM_CLASSES)
+    w, c = 24, config.NUM_CLASSES
+    expected = conv_bn(32, w) + 3 * conv_bn(w, w) + (4 * w * w + w) + (w * c + c)
+    assert model.count_params() == expected
+    names = [layer.name for layer in model.layers if layer.weights]
+    assert names[:2] == ["mrcnn_mask_conv1", "mrcnn_mask_bn1"]
+    assert names[-2:] == ["mrcnn_mask_deconv", "mrcnn_mask"]
+
+
+def test_unet_head_shape_and_parameters():
+    config, model = build("unet")
+    s1, s2 = config.UNET_SKIP_FILTERS
+    b1, b2, b3 = config.UNET_BOTTLENECK_FILTERS
+    u1, u2 = config.UNET_UP14_FILTERS
+    v1, v2 = config.UNET_UP28_FILTERS
+    c = config.NUM_CLASSES
+    expected = (conv_bn(32, s1) + conv_bn(s1, s2)
+                + conv_bn(s2, b1) + conv_bn(b1, b2) + conv_bn(b2, b3)
+                + conv_bn(b3 + s2, u1) + conv_bn(u1, u2)
+                + conv_bn(u2, v1) + conv_bn(v1, v2)
+                + v2 * c + c)
+    assert model.output_shape == (None, 28, 28, c)
+    assert model.count_params() == expected
+    assert all(layer.name.startswith("mrcnn_mask_unet_") for layer in model.layers[1:])
+
+
+def test_unet_default_widths_are_the_proposed_ones():
+    from mrcnn.config import Config
+    assert Config.UNET_SKIP_FILTERS == (256, 256)
+    assert Config.UNET_BOTTLENECK_FILTERS == (256, 512, 256)
+    assert Config.UNET_UP14_FILTERS == (256, 128)
+    assert Config.UNET_UP28_FILTERS == (256, 256)
+
+
+def test_heads_output_probabilities():
+    import numpy as np
+    for head in ("fcn", "unet"):
+        _, model = build(head)
+        out = model(np.random.default_rng(0).normal(size=(3, 14, 14, 32)).astype("float32"))
+        out = np.asarray(out)
+        assert out.shape == (3, 28, 28, 4) and out.min() >= 0.0 and out.max() <= 1.0
+
+
+def test_box_head_shapes_and_parameters():
+    features = keras.Input((7, 7, 16))
+    logits, probs, deltas = build_box_head(features, num_classes=5, fc_size=8, train_bn=False)
+    model = keras.Model(features, [logits, probs, deltas])
+    assert [tuple(o.shape) for o in model.outputs] == [(None, 5), (None, 5), (None, 5, 4)]
+    expected = conv_bn(16, 8, k=7) + conv_bn(8, 8, k=1) + (8 * 5 + 5) + (8 * 20 + 20)
+    assert model.count_params() == expected
+
+
+def test_a_third_head_is_one_registration():
+    @register_mask_head("test_tiny", upsampling=2)
+    def build_tiny(features, config):
+        x = keras.layers.Conv2DTranspose(4, 2, strides=2, name="mrcnn_mask_tiny_up")(features)
+        return keras.layers.Conv2D(config.NUM_CLASSES, 1, activation="sigmoid",
+                                   name="mrcnn_mask_tiny")(x)
+    try:
+        config, model = build("test_tiny")
+        assert model.output_shape == (None, 28, 28, config.NUM_CLASSES)
+    finally:
+        MASK_HEADS.pop("test_tiny")
+
+
+def test_registering_a_taken_name_fails():
+    with pytest.raises(ValueError, match="already registered"):
+        register_mask_head("fcn")(lambda features, config: features)
