@@ -40,13 +40,16 @@ class DetectionLayer(keras.layers.Layer):
         boxes = decode_boxes(rois[:, :, None, :], deltas * self.bbox_std_dev)  # [B, R, C, 4]
         boxes = clip_boxes(boxes, window[:, None, None, :])
         roi_area = (rois[..., 2] - rois[..., 0]) * (rois[..., 3] - rois[..., 1])
-        scores = tf.where(roi_area[..., None] > 0, probs, 0.0)  # padding RoIs score 0
+        # Padding RoIs and candidates below min_confidence score 0; NMS drops scores <= 0
+        # (its score_threshold is strict, so passing min_confidence would drop ties).
+        keep = (roi_area[..., None] > 0) & (probs >= self.min_confidence)
+        scores = tf.where(keep, probs, 0.0)
         nms = tf.image.combined_non_max_suppression(
             boxes[:, :, 1:, :], scores[:, :, 1:],
             max_output_size_per_class=self.max_instances,
             max_total_size=self.max_instances,
             iou_threshold=self.nms_threshold,
-            score_threshold=max(self.min_confidence, 1e-6),
+            score_threshold=0.0,
             pad_per_class=False, clip_boxes=False)
         valid = tf.sequence_mask(nms.valid_detections, self.max_instances)
         class_ids = tf.where(valid, nms.nmsed_classes + 1.0, 0.0)
