@@ -14,12 +14,14 @@ import json
 import os
 import time
 
-import keras
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up logs quiet
 
-from mrcnn.data import ShapesConfig, ShapesDataset
-from mrcnn.evaluation.detection_ap import evaluate_dataset
-from mrcnn.heads.mask import MASK_HEADS
-from mrcnn.model import MaskRCNN
+import keras  # noqa: E402
+
+from mrcnn.data import ShapesConfig, ShapesDataset  # noqa: E402
+from mrcnn.evaluation.detection_ap import evaluate_dataset  # noqa: E402
+from mrcnn.heads.mask import MASK_HEADS  # noqa: E402
+from mrcnn.model import MaskRCNN  # noqa: E402
 
 
 def parse_args(argv=None):

@@ -29,11 +29,12 @@ def np_decode(box, delta) -> np.ndarray:
 def np_detect(rois, probs, deltas, window, max_instances, min_conf, nms_iou) -> np.ndarray:
     """One image: every (RoI, foreground class) is a candidate; per-class greedy NMS."""
     lo, hi = window[[0, 1, 0, 1]], window[[2, 3, 2, 3]]
+    area = (rois[:, 2] - rois[:, 0]) * (rois[:, 3] - rois[:, 1])
     found = []
     for c in range(1, probs.shape[1]):
         cands = [(probs[r, c], np.clip(np_decode(rois[r], deltas[r, c] * STD), lo, hi))
                  for r in range(len(rois))
-                 if probs[r, c] >= min_conf and (rois[r, 2] - rois[r, 0]) * (rois[r, 3] - rois[r, 1]) > 0]
+                 if probs[r, c] >= min_conf and area[r] > 0]
         kept = []
         for score, box in sorted(cands, key=lambda t: -t[0]):
             if all(np_iou(box, k[1]) <= nms_iou for k in kept):

@@ -161,23 +161,26 @@ def test_rpn_targets_sampling_caps(anchors):
 
 
 # ----------------------------------------------------------------------------- DetectionTargetLayer
-def make_detection_inputs(rng, num_proposals=40, num_padding=6):
-    """Two images: three real gts (+1 padding) in image 0, none in image 1.
+def make_detection_inputs(rng, num_proposals=40, num_padding=6, gt_in_both=False):
+    """Two images: three real gts (+1 padding) in image 0; none in image 1 unless
+    ``gt_in_both`` (then two of its own).
 
     Proposals: jittered gt boxes and random boxes, then ``num_padding`` zero rows.
     """
     gt_boxes = np.array([[[6, 4, 30, 26], [34, 30, 60, 62], [10, 40, 28, 55], [0, 0, 10, 10]],
-                         [[0, 0, 20, 20], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]], np.float32)
-    gt_class_ids = np.array([[2, 1, 3, 0], [0, 0, 0, 0]], np.int32)
+                         [[2, 30, 26, 58], [36, 6, 62, 34], [0, 0, 0, 0], [0, 0, 0, 0]]],
+                        np.float32)
+    gt_class_ids = np.array([[2, 1, 3, 0], [3, 1, 0, 0] if gt_in_both else [0, 0, 0, 0]],
+                            np.int32)
     masks = np.zeros((2, SIZE, SIZE, 4), np.float32)
-    for g in range(4):
-        y1, x1, y2, x2 = gt_boxes[0, g].astype(int)
-        masks[0, y1:y2, x1:x2, g] = rng.uniform(size=(y2 - y1, x2 - x1)) > 0.3
+    for b, g in np.ndindex(2, 4):
+        y1, x1, y2, x2 = gt_boxes[b, g].astype(int)
+        masks[b, y1:y2, x1:x2, g] = rng.uniform(size=(y2 - y1, x2 - x1)) > 0.3
     proposals = np.zeros((2, num_proposals, 4), np.float32)
     for b in range(2):
         n = num_proposals - num_padding
         # Jittered gt boxes (many positives) and random boxes (mostly negatives).
-        src = np_norm(gt_boxes[0, rng.integers(0, 3, size=n)])
+        src = np_norm(gt_boxes[b, rng.integers(0, 2 if b else 3, size=n)])
         jitter = rng.normal(scale=0.03, size=(n, 4))
         rand = np.sort(rng.uniform(size=(n, 2, 2)), axis=1).transpose(0, 2, 1).reshape(n, 4)
         rand = rand[:, [0, 2, 1, 3]]
@@ -255,6 +258,16 @@ def test_detection_targets_full_masks():
     assert (class_ids[1] == 0).all()
 
 
+def test_detection_targets_gt_in_every_image():
+    """Each image's RoIs take classes, deltas and masks from its own ground truth."""
+    rng = np.random.default_rng(4)
+    inputs = make_detection_inputs(rng, gt_in_both=True)
+    layer = DetectionTargetLayer(rois_per_image=24, positive_ratio=0.33, positive_iou=0.5,
+                                 bbox_std_dev=STD.tolist(), mask_shape=(12, 12), mini_mask=False)
+    out = layer(*map(tf.constant, inputs), tf.zeros([2, SIZE, SIZE, 3]))
+    assert check_detection_targets(out, *inputs, 24, 0.33, 0.5, (12, 12)) == 2 * int(24 * 0.33)
+
+
 def test_detection_targets_padding_when_few_proposals():
     rng = np.random.default_rng(1)
     # 4 real proposals per image + 4 gt rows; the config guarantees R <= N + G.
@@ -286,7 +299,7 @@ def test_detection_targets_without_gt_boxes_added():
 
 def test_detection_targets_mini_masks():
     rng = np.random.default_rng(3)
-    proposals, class_ids, gt_boxes, _ = make_detection_inputs(rng)
+    proposals, class_ids, gt_boxes, _ = make_detection_inputs(rng, gt_in_both=True)
     mini = (rng.uniform(size=(2, 16, 16, 4)) > 0.5).astype(np.float32)
     layer = DetectionTargetLayer(rois_per_image=20, positive_ratio=0.5, positive_iou=0.5,
                                  bbox_std_dev=STD.tolist(), mask_shape=(10, 10), mini_mask=True)

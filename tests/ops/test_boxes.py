@@ -4,8 +4,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mrcnn.ops.boxes import (box_iou, clip_boxes, decode_boxes, denorm_boxes, encode_boxes,
-                             norm_boxes)
+from mrcnn.ops.boxes import (
+    box_iou,
+    clip_boxes,
+    decode_boxes,
+    denorm_boxes,
+    encode_boxes,
+    norm_boxes,
+)
 
 
 # ----------------------------------------------------------------------------- numpy twins

@@ -68,14 +68,16 @@ def centres_in_box(box, image_shape) -> np.ndarray:
 def test_paste_all_ones_fills_exactly_the_box():
     boxes = np.array([[3.0, 5.0, 20.0, 17.0],
                       [10.2, 0.4, 30.7, 9.6],    # fractional edges
-                      [-4.0, 25.0, 6.0, 50.0]],  # partly outside the image
+                      [-4.0, 25.0, 6.0, 50.0],   # partly outside the image
+                      [2.5, 3.5, 9.5, 12.5]],    # edges on pixel centres: [start, end)
                      np.float32)
     shape = (32, 40)
-    got = paste_masks(tf.ones([3, 28, 28]), tf.constant(boxes), shape).numpy()
-    assert got.shape == (3, 32, 40) and got.dtype == bool
-    for k in range(3):
+    got = paste_masks(tf.ones([4, 28, 28]), tf.constant(boxes), shape).numpy()
+    assert got.shape == (4, 32, 40) and got.dtype == bool
+    for k in range(4):
         np.testing.assert_array_equal(got[k], centres_in_box(boxes[k], shape))
     assert got[0].sum() == 17 * 12
+    assert got[3, 2:9, 3:12].all() and got[3].sum() == 7 * 9
 
 
 def test_paste_zeros_is_empty():
@@ -162,10 +164,11 @@ def test_crop_mini_mask_roi_equal_to_gt_box():
 
 def test_crop_mini_mask_equals_full_mask_crop():
     """A RoI inside the gt box samples the mini mask where the full mask would be sampled."""
+    pattern = np.random.default_rng(3).uniform(size=(21, 21)).astype(np.float32)
     full = np.zeros((41, 41), np.float32)
-    full[10:31, 5:26] = rng_pattern = np.random.default_rng(3).uniform(size=(21, 21))
+    full[10:31, 5:26] = pattern
     gt_norm = np.array([[10 / 40, 5 / 40, 30 / 40, 25 / 40]], np.float32)  # pixels 10..30, 5..25
-    mini = rng_pattern[None].astype(np.float32)  # 21x21 mini mask = the box at full resolution
+    mini = pattern[None]  # 21x21 mini mask = the gt box at full resolution
     roi = np.array([[12 / 40, 8 / 40, 27 / 40, 20 / 40]], np.float32)
     from_mini = crop_mask_targets(tf.constant(mini), tf.constant(gt_norm), tf.constant(roi),
                                   tf.constant([0]), (6, 6), mini_mask=True).numpy()
