@@ -138,7 +138,8 @@ class Config:
 
         def fraction(field: str, low_open: bool = False) -> None:
             value = getattr(self, field)
-            if not isinstance(value, (int, float)) or not (0 <= value <= 1) or (low_open and value == 0):
+            in_range = isinstance(value, (int, float)) and 0 <= value <= 1
+            if not in_range or (low_open and value == 0):
                 fail(field, "must be a number in " + ("(0, 1]" if low_open else "[0, 1]"))
 
         for field in ("NUM_CLASSES", "IMAGES_PER_GPU", "GPU_COUNT", "STEPS_PER_EPOCH",
@@ -210,7 +211,8 @@ class Config:
         expected = mask_head_output_size(self.MASK_HEAD, self.MASK_POOL_SIZE)
         if list(self.MASK_SHAPE) != [expected, expected]:
             fail("MASK_SHAPE", f"the {self.MASK_HEAD!r} head turns MASK_POOL_SIZE "
-                 f"{self.MASK_POOL_SIZE} into {expected}x{expected} masks; set [{expected}, {expected}]")
+                 f"{self.MASK_POOL_SIZE} into {expected}x{expected} masks; "
+                 f"set [{expected}, {expected}]")
         if self.MASK_HEAD == "unet" and self.MASK_POOL_SIZE % 2:
             fail("MASK_POOL_SIZE", "the U-Net head max-pools by 2, so it must be even")
         for field in ("UNET_SKIP_FILTERS", "UNET_BOTTLENECK_FILTERS", "UNET_UP14_FILTERS",

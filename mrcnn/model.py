@@ -103,8 +103,8 @@ class MaskRCNN:
     # ------------------------------------------------------------------ weights
     def find_last(self) -> str:
         """Path of the newest checkpoint of this config's newest run in ``model_dir``."""
-        runs = sorted(d for d in glob.glob(os.path.join(self.model_dir, self.config.NAME.lower() + "*"))
-                      if os.path.isdir(d))
+        prefix = os.path.join(self.model_dir, self.config.NAME.lower())
+        runs = sorted(d for d in glob.glob(prefix + "*") if os.path.isdir(d))
         for run in reversed(runs):
             checkpoints = sorted(glob.glob(os.path.join(run, "mask_rcnn_*.weights.h5")))
             if checkpoints:
@@ -176,7 +176,8 @@ class MaskRCNN:
                                    augmentation=augmentation, seed=seed + self.epoch)
         val_data = (build_dataset(val_dataset, config, shuffle=True, seed=seed)
                     if val_dataset is not None else None)
-        pattern = os.path.join(self.log_dir, f"mask_rcnn_{config.NAME.lower()}_{{epoch:04d}}.weights.h5")
+        pattern = os.path.join(self.log_dir,
+                               f"mask_rcnn_{config.NAME.lower()}_{{epoch:04d}}.weights.h5")
         callbacks = [keras.callbacks.TensorBoard(self.log_dir, write_graph=False),
                      AtomicCheckpoint(pattern), *(custom_callbacks or [])]
         history = self.keras_model.fit(
@@ -252,20 +253,27 @@ class MaskRCNN:
         for i, image in enumerate(images):
             if not (isinstance(image, np.ndarray) and image.ndim == 3
                     and image.shape[2] == self.config.IMAGE_CHANNEL_COUNT):
-                raise ValueError(f"image {i}: expected an [H, W, {self.config.IMAGE_CHANNEL_COUNT}] "
-                                 f"array, got {getattr(image, 'shape', type(image))}")
+                channels = self.config.IMAGE_CHANNEL_COUNT
+                raise ValueError(f"image {i}: expected an [H, W, {channels}] array, "
+                                 f"got {getattr(image, 'shape', type(image))}")
         predict = self._predict_fn()
-        results = []
+        # Batch images whose molded shapes agree (all of them in "square" mode).
+        molded = [self.mold_inputs([image]) for image in images]
+        by_shape: dict[tuple, list[int]] = {}
+        for i, (m, _, _) in enumerate(molded):
+            by_shape.setdefault(m.shape[1:], []).append(i)
+        results: list[dict | None] = [None] * len(images)
         batch = self.config.BATCH_SIZE
-        for start in range(0, len(images), batch):
-            chunk = images[start:start + batch]
-            molded, metas, windows = self.mold_inputs(chunk)
-            out = predict(tf.constant(molded), tf.constant(metas))
-            detections = out["detections"].numpy()
-            masks = out["mrcnn_mask"].numpy()
-            for i, image in enumerate(chunk):
-                results.append(self.unmold_detections(detections[i], masks[i], image.shape,
-                                                      molded.shape[1:], windows[i]))
-                if verbose:
-                    print(f"image {start + i}: {len(results[-1]['class_ids'])} detections")
+        for shape, indices in by_shape.items():
+            for start in range(0, len(indices), batch):
+                chunk = indices[start:start + batch]
+                out = predict(tf.constant(np.concatenate([molded[i][0] for i in chunk])),
+                              tf.constant(np.concatenate([molded[i][1] for i in chunk])))
+                detections = out["detections"].numpy()
+                masks = out["mrcnn_mask"].numpy()
+                for k, i in enumerate(chunk):
+                    results[i] = self.unmold_detections(detections[k], masks[k], images[i].shape,
+                                                        shape, molded[i][2][0])
+                    if verbose:
+                        print(f"image {i}: {len(results[i]['class_ids'])} detections")
         return results

@@ -97,7 +97,8 @@ class Dataset:
         try:
             return self.class_from_source_map[source_class_id]
         except AttributeError:
-            raise RuntimeError("Dataset.prepare() must be called before map_source_class_id()") from None
+            raise RuntimeError(
+                "Dataset.prepare() must be called before map_source_class_id()") from None
         except KeyError:
             raise KeyError(
                 f"Unknown source class {source_class_id!r}; expected 'source.id' with one of "
@@ -127,8 +128,9 @@ class Dataset:
         Grayscale is replicated to 3 channels, alpha is dropped, and integer
         images wider than 8 bits are reduced to their top 8 bits (uint16 >> 8).
         Other dtypes (float, signed) are converted with skimage's
-        `img_as_ubyte`. URLs are passed to skimage as in the classic API. Raises FileNotFoundError / ValueError naming the image
-        id and path when the file is missing or cannot be decoded.
+        `img_as_ubyte`. URLs are passed to skimage as in the classic API.
+        Raises FileNotFoundError / ValueError naming the image id and path when
+        the file is missing or cannot be decoded.
         """
         path = self.image_info[image_id].get("path")
         where = f"image {image_id} ({self.image_info[image_id].get('source')!r}, path {path!r})"
@@ -171,7 +173,8 @@ def _to_rgb_uint8(image: np.ndarray, where: str) -> np.ndarray:
         try:
             image = skimage.util.img_as_ubyte(image)
         except ValueError as error:
-            raise ValueError(f"{where}: cannot convert dtype {image.dtype} to uint8: {error}") from error
+            raise ValueError(
+                f"{where}: cannot convert dtype {image.dtype} to uint8: {error}") from error
 
     if image.ndim == 2:
         image = image[..., np.newaxis]

@@ -11,7 +11,8 @@ from mrcnn.layers.rpn_targets import RpnTargetLayer
 from mrcnn.layers.targets import DetectionTargetLayer
 
 __all__ = [
-    "AnchorsLayer", "BatchNorm", "DetectionBoxes", "DetectionLayer", "DetectionTargetLayer", "LossLayer",
+    "AnchorsLayer", "BatchNorm", "DetectionBoxes", "DetectionLayer", "DetectionTargetLayer",
+    "LossLayer",
     "ProposalLayer", "PyramidROIAlign", "RoiBatchReshape", "RpnTargetLayer", "SelectClassMasks",
     "assign_roi_levels",
 ]

@@ -70,7 +70,8 @@ class DetectionTargetLayer(keras.layers.Layer):
         _, ix = tf.math.top_k(rank_key, k=num_rois)  # [B, R]
         sel_pos = tf.gather(positive, ix, batch_dims=1)
         sel_neg = tf.gather(negative, ix, batch_dims=1)
-        rois = tf.where((sel_pos | sel_neg)[..., None], tf.gather(candidates, ix, batch_dims=1), 0.0)
+        rois = tf.gather(candidates, ix, batch_dims=1)
+        rois = tf.where((sel_pos | sel_neg)[..., None], rois, 0.0)
         gt_index = tf.gather(best_gt, ix, batch_dims=1)  # [B, R]
 
         gt_class = tf.gather(gt_class_ids, gt_index, batch_dims=1)

@@ -64,7 +64,7 @@ def decode_boxes(boxes: tf.Tensor, deltas: tf.Tensor) -> tf.Tensor:
 
 
 def clip_boxes(boxes: tf.Tensor, window: tf.Tensor) -> tf.Tensor:
-    """Clip ``[..., 4]`` boxes to ``window`` ``(y1, x1, y2, x2)`` (broadcastable to ``[..., 4]``)."""
+    """Clip ``[..., 4]`` boxes to ``window`` ``(y1, x1, y2, x2)``, broadcastable to them."""
     window = tf.cast(window, boxes.dtype)
     wy1, wx1, wy2, wx2 = (window[..., i:i + 1] for i in range(4))
     y1 = tf.clip_by_value(boxes[..., 0:1], wy1, wy2)

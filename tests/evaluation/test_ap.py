@@ -105,7 +105,8 @@ def test_wrong_class_scores_zero() -> None:
 
 
 def _flat_masks(intersection: int, pred_area: int = 100) -> tuple[np.ndarray, np.ndarray]:
-    """gt covers flat pixels [0, 100); pred covers pred_area pixels overlapping it by `intersection`."""
+    """gt covers flat pixels [0, 100); pred covers `pred_area` pixels, `intersection` of them
+    inside the gt."""
     gt = np.zeros(SIZE * SIZE, dtype=bool)
     gt[:100] = True
     pred = np.zeros(SIZE * SIZE, dtype=bool)

@@ -77,3 +77,13 @@ def test_unmold_maps_a_box_back_onto_the_same_pixels(detector, shape, box):
     expected = np.zeros(shape, bool)
     expected[box[0]:box[2], box[1]:box[3]] = True
     np.testing.assert_array_equal(r["masks"][..., 0], expected)
+
+
+def test_detect_in_pad64_mode_batches_mixed_sizes(tmp_path):
+    detector = MaskRCNN("inference", tiny_config(IMAGE_RESIZE_MODE="pad64", IMAGE_MIN_DIM=0,
+                                                 DETECTION_MIN_CONFIDENCE=0.0), str(tmp_path))
+    sizes = [(64, 64), (100, 70), (64, 64), (30, 130)]
+    images = [np.full(s + (3,), 128, np.uint8) for s in sizes]
+    results = detector.detect(images)
+    assert [r["masks"].shape[:2] for r in results] == sizes
+    assert detector._predict_fn().experimental_get_tracing_count() == 1
