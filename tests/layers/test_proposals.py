@@ -4,25 +4,12 @@ import numpy as np
 import tensorflow as tf
 
 from mrcnn.layers import ProposalLayer
+from tests.twins import np_decode, np_iou
 
 STD = np.array([0.1, 0.1, 0.2, 0.2], np.float32)
 
 
 # ----------------------------------------------------------------------------- numpy twins
-def np_iou(a, b) -> float:
-    inter = (max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-             * max(0.0, min(a[3], b[3]) - max(a[1], b[1])))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
-def np_decode(box, delta) -> np.ndarray:
-    h, w = box[2] - box[0], box[3] - box[1]
-    cy, cx = box[0] + 0.5 * h + delta[0] * h, box[1] + 0.5 * w + delta[1] * w
-    h, w = h * np.exp(delta[2]), w * np.exp(delta[3])
-    return np.array([cy - h / 2, cx - w / 2, cy + h / 2, cx + w / 2])
-
-
 def np_nms(boxes, scores, threshold, limit) -> list[int]:
     """Greedy NMS: indices kept, best first."""
     keep = []

@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from mrcnn.layers import AnchorsLayer, DetectionTargetLayer, RpnTargetLayer
 from mrcnn.layers.sampling import random_subset
+from tests.twins import np_crop_and_resize, np_decode, np_iou_matrix
 
 STD = np.array([0.1, 0.1, 0.2, 0.2], np.float32)
 SIZE = 64  # images are SIZE x SIZE
@@ -17,44 +18,7 @@ def np_norm(boxes) -> np.ndarray:
     return (np.asarray(boxes, np.float64) - [0, 0, 1, 1]) / (SIZE - 1.0)
 
 
-def np_iou_matrix(a, b) -> np.ndarray:
-    a, b = np.asarray(a, np.float64)[:, None], np.asarray(b, np.float64)[None]
-    ih = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
-    iw = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
-    inter = ih * iw
-    union = ((a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
-             + (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1]) - inter)
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-
-
-def np_decode(boxes, deltas) -> np.ndarray:
-    h, w = boxes[..., 2] - boxes[..., 0], boxes[..., 3] - boxes[..., 1]
-    cy = boxes[..., 0] + 0.5 * h + deltas[..., 0] * h
-    cx = boxes[..., 1] + 0.5 * w + deltas[..., 1] * w
-    h, w = h * np.exp(deltas[..., 2]), w * np.exp(deltas[..., 3])
-    return np.stack([cy - h / 2, cx - w / 2, cy + h / 2, cx + w / 2], -1)
-
-
 EDGE = 1e-4  # float32 slack: a sample computed at exactly the last row is inside
-
-
-def np_crop_and_resize(image: np.ndarray, box, size) -> np.ndarray:
-    """``tf.image.crop_and_resize`` of one ``[H, W]`` image (normalized box, 0 outside)."""
-    h, w = image.shape
-    out = np.zeros(size)
-    for i in range(size[0]):
-        y = box[0] * (h - 1) + i * (box[2] - box[0]) * (h - 1) / (size[0] - 1)
-        for j in range(size[1]):
-            x = box[1] * (w - 1) + j * (box[3] - box[1]) * (w - 1) / (size[1] - 1)
-            if not (-EDGE <= y <= h - 1 + EDGE and -EDGE <= x <= w - 1 + EDGE):
-                continue
-            y, x = min(max(y, 0.0), h - 1.0), min(max(x, 0.0), w - 1.0)
-            y0, x0 = int(np.floor(y)), int(np.floor(x))
-            y1, x1 = min(y0 + 1, h - 1), min(x0 + 1, w - 1)
-            dy, dx = y - y0, x - x0
-            out[i, j] = ((image[y0, x0] * (1 - dx) + image[y0, x1] * dx) * (1 - dy)
-                         + (image[y1, x0] * (1 - dx) + image[y1, x1] * dx) * dy)
-    return out
 
 
 def np_rpn_candidates(anchors, gt_boxes_px, gt_class_ids, pos_iou, neg_iou):
@@ -237,7 +201,7 @@ def check_detection_targets(out, proposals, gt_class_ids, gt_boxes, masks, rois_
                 gy1, gx1, gy2, gx2 = gt_norm[g]
                 box = [(box[0] - gy1) / (gy2 - gy1), (box[1] - gx1) / (gx2 - gx1),
                        (box[2] - gy1) / (gy2 - gy1), (box[3] - gx1) / (gx2 - gx1)]
-            soft = np_crop_and_resize(masks[b, :, :, g], box, mask_shape)
+            soft = np_crop_and_resize(masks[b, :, :, g], box, mask_shape, edge=EDGE)
             sure = np.abs(soft - 0.5) > 1e-4  # float32 vs float64 at the threshold
             np.testing.assert_array_equal(target_masks[b, r][sure], (soft >= 0.5)[sure])
             checked += 1

@@ -12,22 +12,10 @@ from mrcnn.ops.boxes import (
     encode_boxes,
     norm_boxes,
 )
+from tests.twins import np_iou_matrix
 
 
-# ----------------------------------------------------------------------------- numpy twins
-def np_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of two single boxes, 0 when the union is empty."""
-    ih = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iw = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ih * iw
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
-def np_iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.array([[np_iou(x, y) for y in b] for x in a])
-
-
+# ----------------------------------------------------------------------------- helpers
 def random_boxes(rng: np.random.Generator, shape, lo=0.0, hi=100.0, min_size=1.0) -> np.ndarray:
     """Valid boxes ``[*shape, 4]`` with sides of at least ``min_size``."""
     y = np.sort(rng.uniform(lo, hi, size=(*shape, 2)), axis=-1)

@@ -4,41 +4,10 @@ import numpy as np
 import tensorflow as tf
 
 from mrcnn.ops.masks import crop_mask_targets, paste_masks
+from tests.twins import bilinear, np_crop_and_resize
 
 
 # ----------------------------------------------------------------------------- numpy twins
-def np_crop_and_resize(image: np.ndarray, box, size) -> np.ndarray:
-    """``tf.image.crop_and_resize`` of one ``[H, W]`` image (normalized box, 0 outside)."""
-    h, w = image.shape
-    y1, x1, y2, x2 = box
-    out = np.zeros(size, np.float64)
-    for i in range(size[0]):
-        y = y1 * (h - 1) + i * (y2 - y1) * (h - 1) / (size[0] - 1) if size[0] > 1 \
-            else 0.5 * (y1 + y2) * (h - 1)
-        if not 0 <= y <= h - 1:
-            continue
-        for j in range(size[1]):
-            x = x1 * (w - 1) + j * (x2 - x1) * (w - 1) / (size[1] - 1) if size[1] > 1 \
-                else 0.5 * (x1 + x2) * (w - 1)
-            if not 0 <= x <= w - 1:
-                continue
-            out[i, j] = bilinear(image, y, x)
-    return out
-
-
-def bilinear(image: np.ndarray, y: float, x: float) -> float:
-    """Bilinear sample at ``(y, x)``, coordinates clamped to the image (edge replication)."""
-    h, w = image.shape
-    y = min(max(y, 0.0), h - 1.0)
-    x = min(max(x, 0.0), w - 1.0)
-    y0, x0 = int(np.floor(y)), int(np.floor(x))
-    y1, x1 = min(y0 + 1, h - 1), min(x0 + 1, w - 1)
-    dy, dx = y - y0, x - x0
-    top = image[y0, x0] * (1 - dx) + image[y0, x1] * dx
-    bottom = image[y1, x0] * (1 - dx) + image[y1, x1] * dx
-    return top * (1 - dy) + bottom * dy
-
-
 def np_paste_mask(mask: np.ndarray, box, image_shape, threshold=0.5) -> np.ndarray:
     """Resize ``mask`` onto the pixel box (half-pixel centres, edges clamped), threshold."""
     mh, mw = mask.shape
