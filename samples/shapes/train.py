@@ -16,12 +16,10 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up logs quiet
 
-import keras  # noqa: E402
-
 from mrcnn.data import ShapesConfig, ShapesDataset  # noqa: E402
 from mrcnn.evaluation.detection_ap import evaluate_dataset  # noqa: E402
+from mrcnn.experiment import load_detector, train_head  # noqa: E402
 from mrcnn.heads.mask import MASK_HEADS  # noqa: E402
-from mrcnn.model import MaskRCNN  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -50,34 +48,27 @@ def make_config(head: str, args) -> ShapesConfig:
     return Config()
 
 
-def train_and_evaluate(head: str, args) -> dict:
-    config = make_config(head, args)
+def shapes_datasets(args) -> tuple[ShapesDataset, ShapesDataset]:
+    """Training images, and held-out images from another seed stream (never trained on)."""
     train_set = ShapesDataset()
     train_set.load_shapes(args.train_images, args.image_size, args.image_size, seed=args.seed)
     train_set.prepare()
-    val_set = ShapesDataset()  # a different seed stream: images never seen in training
+    val_set = ShapesDataset()
     val_set.load_shapes(args.val_images, args.image_size, args.image_size, seed=10_000 + args.seed)
     val_set.prepare()
+    return train_set, val_set
 
-    keras.utils.set_random_seed(args.seed)
-    model = MaskRCNN("training", config, args.logs)
-    print(f"\n=== {head}: {model.keras_model.count_params():,} parameters, "
-          f"{args.epochs} epochs x {args.steps_per_epoch} steps ===")
-    tic = time.perf_counter()
-    main_epochs = max(1, round(0.8 * args.epochs))
-    model.train(train_set, val_set, config.LEARNING_RATE, main_epochs, layers="all",
-                seed=args.seed, verbose=args.verbose)
-    history = model.train(train_set, val_set, config.LEARNING_RATE / 10, args.epochs,
-                          layers="all", seed=args.seed, verbose=args.verbose)
-    train_seconds = time.perf_counter() - tic
 
-    detector = MaskRCNN("inference", config, args.logs)
-    checkpoint = model.find_last()
-    detector.load_weights(checkpoint)
-    metrics = evaluate_dataset(detector, val_set)
-    return {"head": head, "checkpoint": checkpoint, "train_seconds": train_seconds,
-            "parameters": model.keras_model.count_params(),
-            "final_losses": {k: float(v[-1]) for k, v in history.history.items()}, **metrics}
+def train_and_evaluate(head: str, args) -> dict:
+    config = make_config(head, args)
+    train_set, val_set = shapes_datasets(args)
+    print(f"\n=== {head}: {args.epochs} epochs x {args.steps_per_epoch} steps ===")
+    run = train_head(config, train_set, val_set, args.epochs, args.seed, args.logs,
+                     verbose=args.verbose)
+    metrics = evaluate_dataset(load_detector(config, run.checkpoint, args.logs), val_set)
+    return {"head": head, "checkpoint": run.checkpoint, "train_seconds": run.train_seconds,
+            "parameters": run.parameters,
+            "final_losses": {k: v[-1] for k, v in run.history.items()}, **metrics}
 
 
 def main(argv=None) -> list[dict]:
