@@ -1,0 +1,27 @@
+"""FLOPs counting: hand-computed values for each layer kind and for the FCN head."""
+
+from __future__ import annotations
+
+import keras
+
+from mrcnn.flops import mask_head_profile, model_flops
+from tests.conftest import tiny_config
+
+
+def test_layer_kinds_by_hand():
+    x = keras.Input((8, 8, 3))
+    y = keras.layers.Conv2D(4, 3, padding="same")(x)           # 2*9*3*4*64
+    y = keras.layers.Conv2D(6, 1, strides=2)(y)                 # 2*1*4*6*16
+    y = keras.layers.Conv2DTranspose(2, 2, strides=2)(y)        # 2*4*6*2*16
+    y = keras.layers.Dense(5)(y)                                # 2*2*5*64
+    assert model_flops(keras.Model(x, y)) == (2 * 9 * 3 * 4 * 64 + 2 * 4 * 6 * 16
+                                              + 2 * 4 * 6 * 2 * 16 + 2 * 2 * 5 * 64)
+
+
+def test_fcn_head_flops_per_roi():
+    config = tiny_config(MASK_HEAD="fcn")
+    d, w, c = config.TOP_DOWN_PYRAMID_SIZE, config.MASK_HEAD_CONV_DIM, config.NUM_CLASSES
+    convs = 2 * 9 * (d * w + 3 * w * w) * 14 * 14
+    deconv = 2 * 4 * w * w * 14 * 14
+    final = 2 * w * c * 28 * 28
+    assert mask_head_profile(config)["flops_per_roi"] == convs + deconv + final
