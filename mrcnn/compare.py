@@ -1,0 +1,274 @@
+"""A fair, repeatable comparison of mask heads on one data set.
+
+    python -m mrcnn.compare --dataset shapes --heads fcn unet --seeds 3 --out results/
+
+For each seed, every head trains with the same data order, backbone initialisation and
+schedule (only the mask head differs, see :mod:`mrcnn.experiment`), then is evaluated on
+the same held-out images: COCO bbox/segm AP (AP, AP50, AP75, AP90, APs/m/l, AR100),
+mask AP against the IoU threshold, mask IoU and Boundary IoU of true positives by object
+size, and the VOC-style per-image mAP@0.5. Each head's parameters, FLOPs per RoI and
+inference time per image are measured in the same run.
+
+Writes ``<out>/<dataset>/compare.json`` (every figure per head per seed, and mean ± std),
+``compare.md`` (the table) and plots (``loss_curves.png``, ``ap_vs_iou.png``,
+``boundary_iou_by_size.png``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import numpy as np
+
+from mrcnn.data import ShapesConfig, ShapesDataset
+from mrcnn.evaluation.coco import ap_vs_iou, evaluate_model_coco
+from mrcnn.evaluation.detection_ap import timed_detect, voc_map
+from mrcnn.evaluation.mask_quality import mask_quality_from_results, summarize_mask_quality
+from mrcnn.experiment import load_detector, train_head
+from mrcnn.flops import mask_head_profile
+
+
+@dataclass
+class CompareSettings:
+    """What a comparison runs; the defaults are the shapes setting of the README."""
+
+    dataset: str = "shapes"
+    heads: tuple[str, ...] = ("fcn", "unet")
+    seeds: int = 3
+    epochs: int = 15
+    steps_per_epoch: int = 100
+    train_images: int = 2000
+    val_images: int = 50
+    image_size: int = 128
+    out: str = "results"
+    logs: str = "logs"
+    verbose: int = 2
+
+
+def shapes_experiment(settings: CompareSettings, seed: int):
+    """``(config class, train set, held-out set)`` for the synthetic shapes data."""
+    size = settings.image_size
+
+    class Config(ShapesConfig):
+        IMAGE_MIN_DIM = size
+        IMAGE_MAX_DIM = size
+        STEPS_PER_EPOCH = settings.steps_per_epoch
+
+    train_set = ShapesDataset()
+    train_set.load_shapes(settings.train_images, size, size, seed=seed)
+    train_set.prepare()
+    val_set = ShapesDataset()  # fixed across seeds: every run is scored on the same images
+    val_set.load_shapes(settings.val_images, size, size, seed=10_000)
+    val_set.prepare()
+    return Config, train_set, val_set
+
+
+# Data sets the runner knows: name -> fn(settings, seed) -> (Config class, train, held-out).
+EXPERIMENTS: dict[str, Callable] = {"shapes": shapes_experiment}
+
+
+def evaluate_run(detector, val_set) -> dict:
+    """Every figure of one trained head on the held-out set, from one detect pass."""
+    results, ms_per_image = timed_detect(detector, val_set, progress=False)
+    coco = evaluate_model_coco(None, val_set, results=results, verbose=False,
+                               return_precision=True)
+    thresholds, ap_curve = ap_vs_iou(coco["segm"]["precision"])
+    segm = {k: v for k, v in coco["segm"].items() if k != "precision"}
+    segm["AP90"] = float(ap_curve[np.argmin(np.abs(thresholds - 0.9))])
+    bbox = {k: v for k, v in coco["bbox"].items() if k != "precision"}
+    quality = summarize_mask_quality(mask_quality_from_results(val_set, results))
+    return {"segm": segm, "bbox": bbox, "voc": voc_map(val_set, results),
+            "ap_vs_iou": {"iou": thresholds.tolist(), "AP": [float(a) for a in ap_curve]},
+            "mask_quality": quality, "ms_per_image": ms_per_image}
+
+
+def run(settings: CompareSettings) -> dict:
+    """Train and evaluate every head for every seed; write and return the report."""
+    if settings.dataset not in EXPERIMENTS:
+        raise ValueError(f"unknown dataset {settings.dataset!r}; known: {sorted(EXPERIMENTS)}")
+    out_dir = os.path.join(settings.out, settings.dataset)
+    os.makedirs(out_dir, exist_ok=True)
+    runs = []
+    tic = time.perf_counter()
+    for seed in range(settings.seeds):
+        config_class, train_set, val_set = EXPERIMENTS[settings.dataset](settings, seed)
+        for head in settings.heads:
+            config = type(f"{config_class.__name__}_{head}", (config_class,),
+                          {"MASK_HEAD": head})()
+            print(f"\n=== seed {seed}, head {head} ===", flush=True)
+            trained = train_head(config, train_set, val_set, settings.epochs, seed,
+                                 settings.logs, verbose=settings.verbose)
+            detector = load_detector(config, trained.checkpoint, settings.logs)
+            metrics = evaluate_run(detector, val_set)
+            runs.append({**asdict(trained), **metrics, "head_profile": mask_head_profile(config)})
+            print(f"seed {seed} {head}: segm AP {metrics['segm']['AP']:.3f}, "
+                  f"AP50 {metrics['segm']['AP50']:.3f}, AP75 {metrics['segm']['AP75']:.3f}, "
+                  f"Boundary IoU {metrics['mask_quality']['boundary_iou']:.3f}", flush=True)
+    report = {"settings": asdict(settings), "wall_seconds": time.perf_counter() - tic,
+              "runs": runs, "summary": summarize(runs, settings.heads)}
+    with open(os.path.join(out_dir, "compare.json"), "w") as f:
+        json.dump(report, f, indent=2, default=_json_default)
+    with open(os.path.join(out_dir, "compare.md"), "w") as f:
+        f.write(markdown_table(report))
+    plot_report(report, out_dir)
+    print("\n" + markdown_table(report))
+    return report
+
+
+# Figures summarised as mean ± std over seeds: name -> path into a run record.
+SUMMARY_FIELDS = {
+    "mask AP": ("segm", "AP"), "mask AP50": ("segm", "AP50"), "mask AP75": ("segm", "AP75"),
+    "mask AP90": ("segm", "AP90"), "box AP": ("bbox", "AP"), "mask AR100": ("segm", "AR100"),
+    "VOC mAP@0.5": ("voc", "mAP50"), "mask IoU (TP)": ("mask_quality", "mask_iou"),
+    "Boundary IoU (TP)": ("mask_quality", "boundary_iou"),
+    "Boundary IoU small": ("mask_quality", "small", "boundary_iou"),
+    "Boundary IoU medium": ("mask_quality", "medium", "boundary_iou"),
+    "Boundary IoU large": ("mask_quality", "large", "boundary_iou"),
+    "head params": ("head_profile", "parameters"),
+    "head GFLOPs/RoI": ("head_profile", "flops_per_roi"),
+    "model params": ("parameters",), "ms/image": ("ms_per_image",),
+    "train s": ("train_seconds",),
+}
+
+
+def _lookup(record: dict, path: tuple[str, ...]) -> float:
+    value = record
+    for key in path:
+        value = value[key]
+    value = float(value)
+    return value / 1e9 if path == ("head_profile", "flops_per_roi") else value
+
+
+def summarize(runs: list[dict], heads) -> dict:
+    """``{head: {figure: {"mean", "std", "values"}}}`` over seeds (NaNs ignored)."""
+    summary = {}
+    for head in heads:
+        records = [r for r in runs if r["head"] == head]
+        summary[head] = {}
+        for name, path in SUMMARY_FIELDS.items():
+            values = [_lookup(r, path) for r in records]
+            finite = [v for v in values if math.isfinite(v)]
+            summary[head][name] = {
+                "mean": float(np.mean(finite)) if finite else float("nan"),
+                "std": float(np.std(finite)) if finite else float("nan"),
+                "values": values}
+    return summary
+
+
+def markdown_table(report: dict) -> str:
+    """The summary as a Markdown table, one column per head, ``mean ± std``."""
+    summary = report["summary"]
+    heads = list(summary)
+    s = report["settings"]
+    lines = [f"{s['dataset']}: {s['seeds']} seed(s), {s['epochs']} epochs x "
+             f"{s['steps_per_epoch']} steps, {s['val_images']} held-out images, "
+             f"wall {report['wall_seconds'] / 60:.1f} min", "",
+             "| figure | " + " | ".join(heads) + " |",
+             "| --- | " + " | ".join("---" for _ in heads) + " |"]
+    for name in SUMMARY_FIELDS:
+        cells = []
+        for head in heads:
+            stat = summary[head][name]
+            if not math.isfinite(stat["mean"]):
+                cells.append("n/a")
+            elif name in ("head params", "model params"):
+                cells.append(f"{stat['mean']:,.0f}")
+            else:
+                digits = 1 if name in ("ms/image", "train s") else 3
+                cells.append(f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_report(report: dict, out_dir: str) -> list[str]:
+    """Loss curves per head, mask AP against IoU threshold, Boundary IoU by object size."""
+    import matplotlib
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    runs, heads = report["runs"], list(report["summary"])
+    colors = dict(zip(heads, ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple"]))
+    paths = []
+
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
+    for r in runs:
+        ax.plot(range(1, len(r["history"]["total_loss"]) + 1), r["history"]["total_loss"],
+                color=colors[r["head"]], alpha=0.8, label=f"{r['head']} seed {r['seed']}")
+    ax.set(xlabel="epoch", ylabel="training loss (total)", title="Training loss per head")
+    ax.legend(fontsize=7)
+    paths.append(_save(fig, out_dir, "loss_curves.png"))
+
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
+    for head in heads:
+        curves = np.array([r["ap_vs_iou"]["AP"] for r in runs if r["head"] == head])
+        iou = runs[0]["ap_vs_iou"]["iou"]
+        ax.errorbar(iou, curves.mean(0), yerr=curves.std(0), label=head, color=colors[head],
+                    marker="o", capsize=3)
+    ax.set(xlabel="IoU threshold", ylabel="mask AP", title="Mask AP against IoU threshold")
+    ax.legend()
+    paths.append(_save(fig, out_dir, "ap_vs_iou.png"))
+
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
+    sizes = ["small", "medium", "large"]
+    width = 0.8 / max(len(heads), 1)
+    for k, head in enumerate(heads):
+        stats = [report["summary"][head][f"Boundary IoU {s}"] for s in sizes]
+        means = [st["mean"] if math.isfinite(st["mean"]) else 0.0 for st in stats]
+        stds = [st["std"] if math.isfinite(st["std"]) else 0.0 for st in stats]
+        ax.bar(np.arange(3) + k * width, means, width, yerr=stds, label=head, color=colors[head],
+               capsize=3)
+    ax.set_xticks(np.arange(3) + width * (len(heads) - 1) / 2, sizes)
+    ax.set(ylabel="Boundary IoU of true positives", title="Boundary IoU by object size")
+    ax.legend()
+    paths.append(_save(fig, out_dir, "boundary_iou_by_size.png"))
+    return paths
+
+
+def _save(fig, out_dir: str, name: str) -> str:
+    path = os.path.join(out_dir, name)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    return path
+
+
+def _json_default(value):
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def parse_args(argv=None) -> CompareSettings:
+    defaults = CompareSettings()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", default=defaults.dataset, choices=sorted(EXPERIMENTS))
+    parser.add_argument("--heads", nargs="+", default=list(defaults.heads))
+    parser.add_argument("--seeds", type=int, default=defaults.seeds, help="seeds 0..N-1")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--steps-per-epoch", type=int, default=defaults.steps_per_epoch)
+    parser.add_argument("--train-images", type=int, default=defaults.train_images)
+    parser.add_argument("--val-images", type=int, default=defaults.val_images)
+    parser.add_argument("--image-size", type=int, default=defaults.image_size)
+    parser.add_argument("--out", default=defaults.out)
+    parser.add_argument("--logs", default=defaults.logs)
+    parser.add_argument("--verbose", type=int, default=defaults.verbose)
+    args = parser.parse_args(argv)
+    return CompareSettings(**{**vars(args), "heads": tuple(args.heads)})
+
+
+def main(argv=None) -> dict:
+    return run(parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()
