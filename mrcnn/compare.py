@@ -100,7 +100,7 @@ def run(settings: CompareSettings) -> dict:
         config_class, train_set, val_set = EXPERIMENTS[settings.dataset](settings, seed)
         for head in settings.heads:
             config = type(f"{config_class.__name__}_{head}", (config_class,),
-                          {"MASK_HEAD": head})()
+                          {"MASK_HEAD": head, "NAME": f"{config_class.NAME}_{head}"})()
             print(f"\n=== seed {seed}, head {head} ===", flush=True)
             trained = train_head(config, train_set, val_set, settings.epochs, seed,
                                  settings.logs, verbose=settings.verbose)

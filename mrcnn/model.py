@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import glob
 import logging
@@ -13,7 +14,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from mrcnn.checkpoints import AtomicCheckpoint, load_weights_by_name
+from mrcnn.checkpoints import (AtomicCheckpoint, is_chief, load_training_state,
+                               load_weights_by_name, non_finite, optimizer_state,
+                               remove_stale_temporaries, restore_optimizer_state, state_path)
+from mrcnn.config import ConfigError
+from mrcnn.data.image_convert import to_rgb_uint8
 from mrcnn.data.image_meta import compose_image_meta
 from mrcnn.data.resize import resize_image
 from mrcnn.graph import LOSS_NAMES, build_graph
@@ -56,14 +61,78 @@ class TrainingModel(keras.Model):
     def train_step(self, data):
         with tf.GradientTape() as tape:
             losses, total = self._weighted_losses(data, training=True)
+            # Under tf.distribute each replica sees 1/N of the global batch and the
+            # optimizer sums the replicas' gradients: scale so the sum is the gradient
+            # of the mean over replicas (N = 1 without a strategy).
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            scaled = total / tf.cast(replicas, total.dtype)
         variables = self.trainable_variables
-        grads = tape.gradient(total, variables)
+        grads = tape.gradient(scaled, variables)
         self.optimizer.apply_gradients(
             [(g, v) for g, v in zip(grads, variables) if g is not None])
         return self._report(losses, total)
 
     def test_step(self, data):
         return self._report(*self._weighted_losses(data, training=False))
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Training stopped because a loss became NaN or infinite.
+
+    Attributes: ``epoch`` and ``step`` (1-based), ``losses`` (the non-finite terms),
+    ``checkpoint`` (the last good checkpoint, or None) and ``history``.
+    """
+
+    def __init__(self, message: str, epoch: int, step: int | None, losses: dict,
+                 checkpoint: str | None, history=None):
+        super().__init__(message)
+        self.epoch, self.step, self.losses = epoch, step, losses
+        self.checkpoint, self.history = checkpoint, history
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Stop training at the first step (or validation) whose loss is NaN or Inf and
+    remember where: ``epoch``/``step`` (1-based) and the non-finite loss terms."""
+
+    def __init__(self, names: Sequence[str] = (*LOSS_NAMES, "total_loss")):
+        super().__init__()
+        self.names = tuple(names)
+        self.epoch: int | None = None
+        self.step: int | None = None
+        self.losses: dict[str, float] = {}
+        self._current_epoch = 0
+
+    @property
+    def stopped(self) -> bool:
+        return self.epoch is not None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._current_epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.stopped:
+            return
+        bad = non_finite(logs, self.names)
+        if bad:
+            self.epoch, self.step, self.losses = self._current_epoch + 1, batch + 1, bad
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.stopped:
+            return
+        bad = non_finite(logs, self.names + tuple(f"val_{n}" for n in self.names))
+        if bad:
+            self.epoch, self.step, self.losses = epoch + 1, None, bad
+            self.model.stop_training = True
+
+    def message(self) -> str:
+        first = next((n for n in (*self.names, *(f"val_{n}" for n in self.names))
+                      if n in self.losses), next(iter(self.losses)))
+        where = (f"epoch {self.epoch}, step {self.step}" if self.step is not None
+                 else f"epoch {self.epoch} (validation)")
+        others = ", ".join(f"{k} = {v}" for k, v in self.losses.items() if k != first)
+        return (f"non-finite loss at {where}: {first} = {self.losses[first]}"
+                + (f" (also {others})" if others else "") + "; training stopped")
 
 
 def make_optimizer(config, learning_rate: float) -> keras.optimizers.Optimizer:
@@ -85,7 +154,9 @@ class MaskRCNN:
     Checkpoints and TensorBoard logs go to ``model_dir/<name><timestamp>/``.
     """
 
-    def __init__(self, mode: str, config, model_dir: str = "logs"):
+    def __init__(self, mode: str, config, model_dir: str = "logs", strategy=None):
+        """``strategy``: a ``tf.distribute.Strategy`` to build (and train) the model under;
+        ``train(..., strategy=...)`` can also set it later."""
         if mode not in ("training", "inference"):
             raise ValueError(f"mode must be 'training' or 'inference', got {mode!r}")
         self.mode = mode
@@ -93,18 +164,40 @@ class MaskRCNN:
         self.model_dir = model_dir
         self.epoch = 0
         self.log_dir: str | None = None
-        graph = build_graph(mode, config)
-        if mode == "training":
-            graph = TrainingModel(graph.inputs, graph.outputs, name=graph.name,
-                                  loss_weights=config.LOSS_WEIGHTS)
-        self.keras_model = graph
+        self.strategy = strategy
+        # Optimizer variables carried to the next train() call: from the previous call,
+        # or from the ``.state.npz`` beside a checkpoint given to load_weights().
+        self._optimizer_state: dict | None = None
+        self.keras_model = self._build()
+        self._predict = None
+
+    def _scope(self):
+        return self.strategy.scope() if self.strategy is not None else contextlib.nullcontext()
+
+    def _build(self) -> keras.Model:
+        with self._scope():
+            graph = build_graph(self.mode, self.config)
+            if self.mode == "training":
+                graph = TrainingModel(graph.inputs, graph.outputs, name=graph.name,
+                                      loss_weights=self.config.LOSS_WEIGHTS)
+        return graph
+
+    def _use_strategy(self, strategy) -> None:
+        """Rebuild the graph under ``strategy`` (keeping the weights) if it is a new one."""
+        if strategy is None or strategy is self.strategy:
+            return
+        weights = self.keras_model.get_weights()
+        self.strategy = strategy
+        self.keras_model = self._build()
+        self.keras_model.set_weights(weights)
         self._predict = None
 
     # ------------------------------------------------------------------ weights
     def find_last(self) -> str:
         """Path of the newest checkpoint of this config's newest run in ``model_dir``."""
-        prefix = os.path.join(self.model_dir, self.config.NAME.lower())
-        runs = sorted(d for d in glob.glob(prefix + "*") if os.path.isdir(d))
+        stamp = "[0-9]" * 8 + "T" + "[0-9]" * 6  # run folders are <name><YYYYmmddTHHMMSS>
+        pattern = os.path.join(glob.escape(self.model_dir), glob.escape(self.config.NAME.lower()))
+        runs = sorted(d for d in glob.glob(pattern + stamp) if os.path.isdir(d))
         for run in reversed(runs):
             checkpoints = sorted(glob.glob(os.path.join(run, "mask_rcnn_*.weights.h5")))
             if checkpoints:
@@ -135,6 +228,17 @@ class MaskRCNN:
         if match:
             self.epoch = int(match.group(1))
             self.log_dir = os.path.dirname(path)
+        if self.mode == "training":
+            # The optimizer state saved with the checkpoint (if any) is restored by the
+            # next train() call; other weights make the previous state meaningless.
+            self._optimizer_state = None
+            state_file = state_path(path) if path.endswith(".weights.h5") else None
+            if state_file and os.path.exists(state_file):
+                try:
+                    self._optimizer_state = load_training_state(state_file)
+                except Exception as error:  # a damaged state must not block the weights
+                    logger.warning("could not read %s (%s): the optimizer starts fresh",
+                                   state_file, error)
         return report
 
     # ------------------------------------------------------------------ training
@@ -155,38 +259,113 @@ class MaskRCNN:
 
     def train(self, train_dataset, val_dataset, learning_rate: float, epochs: int,
               layers: str = "heads", augmentation=None, custom_callbacks: Iterable | None = None,
-              seed: int = 0, verbose: int = 1) -> keras.callbacks.History:
+              seed: int = 0, verbose: int = 1, resume: bool = False,
+              strategy=None) -> keras.callbacks.History:
         """Train until epoch ``epochs`` (cumulative across calls, as in the classic API).
 
         ``layers``: "heads", "3+", "4+", "5+", "all" or a regex over layer names.
         ``augmentation``: ``fn(image, masks, rng) -> (image, masks)`` applied in the input
-        pipeline. A checkpoint is written atomically after every epoch.
+        pipeline. After every epoch the weights and the optimizer state are written
+        atomically (see :mod:`mrcnn.checkpoints`); an epoch that ends with a NaN/Inf
+        loss writes nothing.
+
+        The optimizer state (iteration count, momentum / Adam moments) carries over to
+        the next ``train`` call, also across processes: ``resume=True`` continues the
+        newest checkpoint of this config under ``model_dir`` (weights, optimizer state,
+        epoch numbering, log folder); ``load_weights(path)`` followed by ``train`` does
+        the same for a checkpoint of your choice.
+
+        ``strategy``: a ``tf.distribute.Strategy`` (e.g. ``MirroredStrategy``); the model
+        and optimizer are (re)built under its scope and Keras splits each global batch of
+        ``config.BATCH_SIZE`` images over its replicas (see README, "Scaling out").
+
+        Raises ``ValueError`` when a data set's ``num_classes`` differs from
+        ``config.NUM_CLASSES``, and :class:`NonFiniteLossError` (naming the epoch, step
+        and loss term) when a loss becomes NaN/Inf; the last good checkpoint is kept.
         """
         if self.mode != "training":
             raise RuntimeError("create the model with mode='training' to train it")
         config = self.config
+        for name, dataset in (("train_dataset", train_dataset), ("val_dataset", val_dataset)):
+            if dataset is not None:
+                self._check_dataset(name, dataset)
+        self._use_strategy(strategy)
+        if self.strategy is not None:
+            replicas = self.strategy.num_replicas_in_sync
+            if config.BATCH_SIZE % replicas:
+                raise ConfigError(
+                    f"{type(config).__name__}.BATCH_SIZE = {config.BATCH_SIZE} (IMAGES_PER_GPU "
+                    f"x GPU_COUNT) is the global batch and must split evenly over the "
+                    f"strategy's {replicas} replicas; set GPU_COUNT = {replicas}")
+        if resume and self._optimizer_state is None and self.epoch == 0:
+            try:
+                last = self.find_last()
+            except FileNotFoundError:
+                logger.info("resume=True: no checkpoint of %r under %r yet; starting fresh",
+                            config.NAME, self.model_dir)
+            else:
+                self.load_weights(last)
+                logger.info("resuming from %s (epoch %d)", last, self.epoch)
         if self.log_dir is None:
             stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
             self.log_dir = os.path.join(self.model_dir, f"{config.NAME.lower()}{stamp}")
         os.makedirs(self.log_dir, exist_ok=True)
+        remove_stale_temporaries(self.log_dir)
         self.set_trainable(layers)
-        self.keras_model.compile(optimizer=make_optimizer(config, learning_rate),
-                                 jit_compile=False)
+        with self._scope():
+            optimizer = make_optimizer(config, learning_rate)
+            self.keras_model.compile(optimizer=optimizer, jit_compile=False)
+            optimizer.build(self.keras_model.trainable_variables)
+            if self._optimizer_state is not None:
+                restore_optimizer_state(optimizer, self._optimizer_state)
         train_data = build_dataset(train_dataset, config, shuffle=True,
                                    augmentation=augmentation, seed=seed + self.epoch)
         val_data = (build_dataset(val_dataset, config, shuffle=True, seed=seed)
                     if val_dataset is not None else None)
         pattern = os.path.join(self.log_dir,
                                f"mask_rcnn_{config.NAME.lower()}_{{epoch:04d}}.weights.h5")
-        callbacks = [keras.callbacks.TensorBoard(self.log_dir, write_graph=False),
-                     AtomicCheckpoint(pattern), *(custom_callbacks or [])]
+        chief = is_chief(self.strategy)
+        guard = StopOnNonFiniteLoss()
+        checkpoint = AtomicCheckpoint(pattern, write=chief)
+        previous = (pattern.format(epoch=self.epoch) if self.epoch else None)
+        checkpoint.last_saved = previous if previous and os.path.exists(previous) else None
+        callbacks = [guard, checkpoint, *(custom_callbacks or [])]
+        if chief:
+            callbacks.insert(0, keras.callbacks.TensorBoard(self.log_dir, write_graph=False))
         history = self.keras_model.fit(
             train_data, initial_epoch=self.epoch, epochs=epochs,
             steps_per_epoch=config.STEPS_PER_EPOCH, validation_data=val_data,
             validation_steps=config.VALIDATION_STEPS if val_data is not None else None,
             callbacks=callbacks, verbose=verbose, shuffle=False)
-        self.epoch = max(self.epoch, epochs)
+        if guard.stopped:
+            # The failing epoch did not finish; the weights in memory are not usable.
+            self.epoch = guard.epoch - 1
+            self._optimizer_state = None
+            last = checkpoint.last_saved
+            raise NonFiniteLossError(
+                guard.message() + (f". The last good checkpoint is {last}: reload it with "
+                                   "load_weights() and lower the learning rate (or check "
+                                   "the data) before training on" if last else
+                                   ". No checkpoint was written by this run"),
+                guard.epoch, guard.step, guard.losses, last, history)
+        if history.epoch:
+            self.epoch = max(self.epoch, history.epoch[-1] + 1)
+        self._optimizer_state = optimizer_state(optimizer, self.epoch)
         return history
+
+    def _check_dataset(self, name: str, dataset) -> None:
+        """A data set must be prepared and have the configuration's number of classes."""
+        num_classes = getattr(dataset, "num_classes", None)
+        if num_classes is None:
+            raise ValueError(f"{name} ({type(dataset).__name__}) has no num_classes: call "
+                             "its prepare() before training")
+        config = self.config
+        if num_classes != config.NUM_CLASSES:
+            raise ValueError(
+                f"{name} ({type(dataset).__name__}) has num_classes = {num_classes} "
+                f"(background included) but {type(config).__name__}.NUM_CLASSES = "
+                f"{config.NUM_CLASSES}; set NUM_CLASSES = {num_classes} (1 + the number of "
+                "classes added with add_class)")
 
     # ------------------------------------------------------------------ inference
     def mold_inputs(self, images: Sequence[np.ndarray]):
@@ -210,12 +389,27 @@ class MaskRCNN:
                                        tf.float32),
                          tf.TensorSpec([None, self.config.IMAGE_META_SIZE], tf.float32)]
 
-            @tf.function(input_signature=signature)
+            @tf.function(input_signature=signature, autograph=False)
             def predict(images, metas):
                 return model([images, metas], training=False)
 
             self._predict = predict
         return self._predict
+
+    def _check_image(self, index: int, image) -> np.ndarray:
+        """One detect() input as the network's ``[H, W, C]`` uint8 (or float) array."""
+        channels = self.config.IMAGE_CHANNEL_COUNT
+        if channels == 3:
+            return to_rgb_uint8(image, f"image {index}")
+        image = np.asarray(image)
+        if image.ndim == 2 and channels == 1:
+            image = image[..., None]
+        if image.ndim != 3 or image.shape[2] != channels or 0 in image.shape[:2]:
+            raise ValueError(f"image {index}: expected a non-empty [H, W, {channels}] array, "
+                             f"got shape {image.shape}")
+        if np.issubdtype(image.dtype, np.floating) and not np.isfinite(image).all():
+            raise ValueError(f"image {index}: pixel values are NaN or infinite")
+        return image
 
     def unmold_detections(self, detections: np.ndarray, masks: np.ndarray,
                           original_shape, molded_shape, window) -> dict[str, np.ndarray]:
@@ -241,7 +435,14 @@ class MaskRCNN:
                 "scores": detections[:n, 5][keep].astype(np.float32), "masks": full}
 
     def detect(self, images: Sequence[np.ndarray], verbose: int = 0) -> list[dict]:
-        """Detect instances in any number of RGB images of any sizes.
+        """Detect instances in any number of images of any sizes.
+
+        Each image is converted with :func:`mrcnn.data.image_convert.to_rgb_uint8`, as
+        training images are: ``[H, W]`` / ``[H, W, 1]`` grayscale and ``[H, W, 2]`` are
+        replicated to RGB, RGBA drops alpha, ``uint16`` keeps its top 8 bits, floats are
+        taken as 0..1 when all values lie in [0, 1] and as 0..255 otherwise. Tiny and very
+        elongated images are fine (possibly with no detections). A wrong rank, an empty
+        image or NaN/Inf pixels raise ``ValueError`` naming the image's index.
 
         Returns one dict per image: ``rois`` ``[N, 4]`` int32 ``(y1, x1, y2, x2)`` pixels,
         ``class_ids`` ``[N]`` int32, ``scores`` ``[N]`` float32, ``masks`` ``[H, W, N]``
@@ -249,13 +450,7 @@ class MaskRCNN:
         """
         if self.mode != "inference":
             raise RuntimeError("create the model with mode='inference' to detect")
-        images = list(images)
-        for i, image in enumerate(images):
-            if not (isinstance(image, np.ndarray) and image.ndim == 3
-                    and image.shape[2] == self.config.IMAGE_CHANNEL_COUNT):
-                channels = self.config.IMAGE_CHANNEL_COUNT
-                raise ValueError(f"image {i}: expected an [H, W, {channels}] array, "
-                                 f"got {getattr(image, 'shape', type(image))}")
+        images = [self._check_image(i, image) for i, image in enumerate(images)]
         predict = self._predict_fn()
         # Batch images whose molded shapes agree (all of them in "square" mode).
         molded = [self.mold_inputs([image]) for image in images]
