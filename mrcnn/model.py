@@ -214,7 +214,9 @@ class MaskRCNN:
 
         Returns a report ``{"loaded": [...], "skipped": [...], "mismatched": [...],
         "missing": [...]}`` and logs what was not loaded. A checkpoint named
-        ``..._NNNN.weights.h5`` sets ``self.epoch`` so training resumes after it.
+        ``..._NNNN.weights.h5`` sets ``self.epoch`` so training resumes after it; on a
+        training model the optimizer state saved beside it (``..._NNNN.state.npz``), if
+        any, is restored by the next :meth:`train` call.
         """
         if not os.path.exists(path):
             raise FileNotFoundError(f"weights file not found: {path}")

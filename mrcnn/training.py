@@ -10,6 +10,8 @@ import numpy as np
 import tensorflow as tf
 
 from mrcnn.data.boxes_from_masks import extract_bboxes
+from mrcnn.data.dataset import mask_problems
+from mrcnn.data.image_convert import to_rgb_uint8
 from mrcnn.data.image_meta import compose_image_meta
 from mrcnn.data.resize import minimize_mask, resize_image, resize_mask
 
@@ -51,15 +53,23 @@ def load_image_gt(dataset, config, image_id: int, augmentation: Augmentation | N
 
     Returns ``(image [H, W, 3] uint8, image_meta, class_ids [N] int32,
     boxes [N, 4] int32 pixels, masks [h, w, N] bool)``; masks are mini masks when
-    ``config.USE_MINI_MASK``. Instances whose mask is empty after resizing or
-    augmentation are dropped (logged at debug level).
+    ``config.USE_MINI_MASK``. Instances whose mask is empty (as given, or after
+    resizing, cropping or augmentation) are dropped (logged at debug level); an image
+    left with no instance is a valid, all-background sample. ``load_image`` results
+    are converted with :func:`~mrcnn.data.image_convert.to_rgb_uint8`. Masks that do
+    not fit the image, or class ids that do not fit the masks or the configuration,
+    raise ``ValueError`` naming the data set class, image id and path.
     """
     rng = rng or np.random.default_rng()
     image = dataset.load_image(image_id)
+    if config.IMAGE_CHANNEL_COUNT == 3:
+        image = to_rgb_uint8(image, _where(dataset, image_id) + ": load_image result")
     masks, class_ids = dataset.load_mask(image_id)
-    masks = np.asarray(masks, dtype=bool).reshape(image.shape[:2] + (-1,)) \
-        if np.size(masks) else np.zeros(image.shape[:2] + (0,), bool)
-    class_ids = np.asarray(class_ids, dtype=np.int32).reshape(-1)
+    problems, masks, class_ids = mask_problems(masks, class_ids, image.shape,
+                                               config.NUM_CLASSES)
+    if problems:
+        raise ValueError(f"{_where(dataset, image_id)}: " + "; ".join(problems)
+                         + ". dataset.validate() lists every problem of the data set at once.")
     original_shape = image.shape
     image, window, scale, padding, crop = resize_image(
         image, config.IMAGE_MIN_DIM, config.IMAGE_MAX_DIM, config.IMAGE_MIN_SCALE,
@@ -67,6 +77,12 @@ def load_image_gt(dataset, config, image_id: int, augmentation: Augmentation | N
     masks = resize_mask(masks, scale, padding, crop)
     if augmentation is not None:
         image, masks = augmentation(image, masks, rng)
+        masks = np.asarray(masks)
+        if masks.ndim != 3 or masks.shape[:2] != image.shape[:2] or masks.shape[2] != len(
+                class_ids):
+            raise ValueError(f"{_where(dataset, image_id)}: the augmentation returned masks of "
+                             f"shape {masks.shape} for an image of shape {image.shape} and "
+                             f"{len(class_ids)} instance(s)")
     keep = masks.any(axis=(0, 1))
     if not keep.all():
         logger.debug("image %s: dropping %d instance(s) with empty masks", image_id,
@@ -78,6 +94,15 @@ def load_image_gt(dataset, config, image_id: int, augmentation: Augmentation | N
     active = np.ones(config.NUM_CLASSES, np.int32)
     meta = compose_image_meta(image_id, original_shape, image.shape, window, scale, active)
     return image, meta, class_ids, boxes, masks
+
+
+def _where(dataset, image_id: int) -> str:
+    """``"ShapesDataset image 3 (path)"``: how errors name an image."""
+    try:
+        reference = dataset.image_reference(image_id)
+    except Exception:
+        reference = ""
+    return f"{type(dataset).__name__} image {image_id}" + (f" ({reference})" if reference else "")
 
 
 def pad_ground_truth(class_ids, boxes, masks, max_instances: int, rng: np.random.Generator):
@@ -123,11 +148,14 @@ def build_dataset(dataset, config, shuffle: bool = True,
             dataset, config, int(image_id), augmentation, rng)
         class_ids, boxes, masks = pad_ground_truth(class_ids, boxes, masks,
                                                    config.MAX_GT_INSTANCES, rng)
-        return mold_image(image, config), meta, class_ids, boxes, masks
+        # uint8 (0/1), not bool: under tf.distribute Keras averages the first batch across
+        # replicas to build the model, which has no kernel for bool. The graph's
+        # input_gt_masks casts it back to bool.
+        return mold_image(image, config), meta, class_ids, boxes, masks.astype(np.uint8)
 
     def to_inputs(index, image_id):
         image, meta, class_ids, boxes, masks = tf.numpy_function(
-            load, [index, image_id], [tf.float32, tf.float32, tf.int32, tf.float32, tf.bool],
+            load, [index, image_id], [tf.float32, tf.float32, tf.int32, tf.float32, tf.uint8],
             stateful=False)
         image.set_shape(image_hw + (config.IMAGE_CHANNEL_COUNT,))
         meta.set_shape((config.IMAGE_META_SIZE,))

@@ -12,13 +12,105 @@ set, e.g. a COCO category id) and the *internal* id (a dense index into
 
 import logging
 import os
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Iterable
 
 import numpy as np
 import skimage.io
-import skimage.util
+
+from mrcnn.data.image_convert import to_rgb_uint8
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DatasetProblem:
+    """One thing wrong with one image (``image_id`` None: the data set as a whole)."""
+
+    dataset: str  # the Dataset subclass name
+    image_id: int | None  # internal id
+    source: str | None
+    source_id: Any
+    reference: str  # path or image_reference()
+    problem: str
+
+    def __str__(self) -> str:
+        if self.image_id is None:
+            return f"{self.dataset}: {self.problem}"
+        return (f"{self.dataset} image {self.image_id} (source {self.source!r}, id "
+                f"{self.source_id!r}, {self.reference or 'no path'}): {self.problem}")
+
+
+class DatasetError(ValueError):
+    """A data set has problems; ``problems`` lists every one (:class:`DatasetProblem`)."""
+
+    MAX_LINES = 100
+
+    def __init__(self, problems: list[DatasetProblem], checked: int | None = None):
+        self.problems = list(problems)
+        images = {p.image_id for p in self.problems if p.image_id is not None}
+        head = (f"{len(self.problems)} problem(s) in {len(images)} image(s)"
+                + (f" of {checked} checked" if checked is not None else ""))
+        lines = [str(p) for p in self.problems[:self.MAX_LINES]]
+        if len(self.problems) > self.MAX_LINES:
+            lines.append(f"... and {len(self.problems) - self.MAX_LINES} more "
+                         "(all are in DatasetError.problems)")
+        super().__init__(head + ":\n  " + "\n  ".join(lines))
+
+
+def mask_problems(masks: Any, class_ids: Any, image_shape: tuple,
+                  num_classes: int | None) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Check what ``load_mask`` returned against the image; returns
+    ``(problems, masks [H, W, N] bool, class_ids [N] int32)``.
+
+    ``problems`` lists what makes the pair unusable (shape, size, count, class range);
+    when it is empty the arrays are normalized. Any empty array (size 0) with no class
+    ids means "no instances". Empty masks are not a problem here (training drops them).
+    """
+    height, width = int(image_shape[0]), int(image_shape[1])
+    problems: list[str] = []
+    try:
+        masks = np.asarray(masks)
+        class_ids = np.asarray(class_ids)
+    except Exception as error:
+        return [f"load_mask returned something that is not an array: {error}"], None, None
+    if masks.size == 0 and class_ids.size == 0:
+        return [], np.zeros((height, width, 0), bool), np.zeros((0,), np.int32)
+    if masks.ndim != 3:
+        problems.append(f"masks have shape {masks.shape}; expected [H, W, N] = "
+                        f"[{height}, {width}, N]")
+    elif masks.shape[:2] != (height, width):
+        problems.append(f"masks are {masks.shape[0]}x{masks.shape[1]} (shape {masks.shape}) "
+                        f"but the image is {height}x{width}")
+    if not (masks.dtype == bool or np.issubdtype(masks.dtype, np.number)):
+        problems.append(f"masks have dtype {masks.dtype}; expected bool (or 0/1 numbers)")
+    elif np.issubdtype(masks.dtype, np.floating) and not np.isfinite(masks).all():
+        problems.append("masks contain NaN or infinite values")
+    if class_ids.ndim != 1:
+        problems.append(f"class ids have shape {class_ids.shape}; expected [N]")
+    elif not (np.issubdtype(class_ids.dtype, np.integer)
+              or (np.issubdtype(class_ids.dtype, np.floating)
+                  and np.isfinite(class_ids).all()
+                  and np.array_equal(class_ids, np.round(class_ids)))):
+        problems.append(f"class ids must be integers, got {class_ids.dtype} {class_ids.tolist()}")
+    else:
+        if masks.ndim == 3 and len(class_ids) != masks.shape[2]:
+            problems.append(f"{masks.shape[2]} mask(s) but {len(class_ids)} class id(s)")
+        ids = class_ids.astype(np.int64)
+        if np.any(ids == 0):
+            problems.append(f"class id 0 (the background) given to instance(s) "
+                            f"{np.flatnonzero(ids == 0).tolist()}; instances need ids >= 1")
+        if num_classes is not None:
+            bad = (ids < 0) | (ids >= num_classes)
+        else:
+            bad = ids < 0
+        if bad.any():
+            allowed = f"1..{num_classes - 1}" if num_classes is not None else ">= 1"
+            problems.append(f"class id(s) {sorted(set(ids[bad].tolist()))} out of range: "
+                            f"{num_classes} classes with the background, so ids are {allowed}")
+    if problems:
+        return problems, None, None
+    return problems, masks.astype(bool, copy=False), class_ids.astype(np.int32)
 
 
 class Dataset:
@@ -125,10 +217,11 @@ class Dataset:
     def load_image(self, image_id: int) -> np.ndarray:
         """Read the image file as [H, W, 3] uint8 RGB.
 
-        Grayscale is replicated to 3 channels, alpha is dropped, and integer
-        images wider than 8 bits are reduced to their top 8 bits (uint16 >> 8).
-        Other dtypes (float, signed) are converted with skimage's
-        `img_as_ubyte`. URLs are passed to skimage as in the classic API.
+        Converted by :func:`mrcnn.data.image_convert.to_rgb_uint8` (the same rules as
+        `MaskRCNN.detect`): grayscale is replicated to 3 channels, alpha is dropped,
+        integer images wider than 8 bits keep their top 8 bits (uint16 >> 8), floats
+        in [0, 1] are scaled by 255 and other floats taken as 0..255.
+        URLs are passed to skimage as in the classic API.
         Raises FileNotFoundError / ValueError naming the image id and path when
         the file is missing or cannot be decoded.
         """
@@ -137,11 +230,13 @@ class Dataset:
         is_url = isinstance(path, str) and "://" in path
         if path is None or not (is_url or os.path.isfile(path)):
             raise FileNotFoundError(f"{where}: file not found")
+        if not is_url and os.path.getsize(path) == 0:
+            raise ValueError(f"{where}: empty file (0 bytes)")
         try:
             image = skimage.io.imread(path)
         except Exception as error:
             raise ValueError(f"{where}: could not decode image: {error}") from error
-        return _to_rgb_uint8(image, where)
+        return to_rgb_uint8(image, where)
 
     def load_mask(self, image_id: int) -> tuple[np.ndarray, np.ndarray]:
         """Instance masks [H, W, N] bool and class ids [N] int32 for one image.
@@ -157,34 +252,131 @@ class Dataset:
         )
         return np.empty([0, 0, 0], dtype=bool), np.empty([0], dtype=np.int32)
 
+    # ------------------------------------------------------------------ checking
+    def validate(self, config: Any = None, image_ids: Iterable[int] | None = None,
+                 raise_on_error: bool = True) -> list[DatasetProblem]:
+        """Load every image and its masks and report ALL problems at once.
+
+        Checks: the image can be read and decoded, is not empty and converts to RGB;
+        ``load_mask`` gives ``[H, W, N]`` masks of the image's size and ``N`` integer
+        class ids in ``1..num_classes - 1`` that belong to the image's source; no mask
+        is empty; no two images share a ``(source, id)``. With ``config`` (a
+        :class:`~mrcnn.config.Config`) it also flags boxes that shrink below one pixel
+        at the training resize (degenerate: training drops them) and a
+        ``NUM_CLASSES`` that differs from the data set's.
+
+        Raises :class:`DatasetError` listing every :class:`DatasetProblem` (each names
+        the data set class, image id, source, path and what is wrong); with
+        ``raise_on_error=False`` returns the list instead (empty when all is well).
+        Call after :meth:`prepare`.
+        """
+        if not hasattr(self, "num_classes"):
+            raise RuntimeError(f"{type(self).__name__}.prepare() must be called before "
+                               "validate()")
+        name = type(self).__name__
+        problems: list[DatasetProblem] = []
+
+        def report(image_id: int | None, problem: str) -> None:
+            if image_id is None:
+                problems.append(DatasetProblem(name, None, None, None, "", problem))
+                return
+            info = self.image_info[image_id]
+            try:
+                reference = self.image_reference(image_id)
+            except Exception:  # a broken image_reference must not hide the real problem
+                reference = str(info.get("path") or "")
+            problems.append(DatasetProblem(name, int(image_id), info.get("source"),
+                                           info.get("id"), reference, problem))
+
+        ids = list(self.image_ids if image_ids is None else image_ids)
+        if self.num_images == 0:
+            report(None, "the data set has no images")
+        if self.num_classes < 2:
+            report(None, "no classes registered besides the background (add_class)")
+        if config is not None and getattr(config, "NUM_CLASSES", None) != self.num_classes:
+            report(None, f"config {type(config).__name__}.NUM_CLASSES = {config.NUM_CLASSES} "
+                   f"but the data set has {self.num_classes} classes (with the background)")
+
+        wanted = {int(i) for i in ids}
+        first_of: dict[tuple, int] = {}
+        for image_id, info in enumerate(self.image_info):
+            key = (info.get("source"), _hashable(info.get("id")))
+            if key in first_of:
+                if image_id in wanted:
+                    report(image_id, f"duplicate image id: (source {key[0]!r}, id "
+                           f"{info.get('id')!r}) is also image {first_of[key]}")
+            else:
+                first_of[key] = image_id
+
+        for image_id in ids:
+            self._validate_image(int(image_id), config, report)
+        if problems and raise_on_error:
+            raise DatasetError(problems, checked=len(ids))
+        return problems
+
+    def _validate_image(self, image_id: int, config: Any, report) -> None:
+        try:
+            image = self.load_image(image_id)
+        except Exception as error:
+            report(image_id, f"unreadable image: {type(error).__name__}: {error}")
+            return
+        try:
+            image = to_rgb_uint8(image, "load_image result")
+        except ValueError as error:
+            report(image_id, str(error))
+            return
+        try:
+            masks, class_ids = self.load_mask(image_id)
+        except Exception as error:
+            report(image_id, f"load_mask failed: {type(error).__name__}: {error}")
+            return
+        found, masks, class_ids = mask_problems(masks, class_ids, image.shape,
+                                                self.num_classes)
+        for problem in found:
+            report(image_id, problem)
+        if found:
+            return
+        source = self.image_info[image_id].get("source")
+        for k, class_id in enumerate(class_ids):
+            owner = self.class_info[class_id]["source"]
+            if owner != source:
+                report(image_id, f"instance {k}: class id {class_id} "
+                       f"({self.class_info[class_id]['name']!r}) belongs to source {owner!r}, "
+                       f"not to the image's source {source!r}: unknown class for this image")
+        areas = masks.sum(axis=(0, 1))
+        empty = np.flatnonzero(areas == 0)
+        if len(empty):
+            report(image_id, f"empty mask(s) (no pixel set) for instance(s) {empty.tolist()}")
+        if config is not None and masks.shape[2]:
+            from mrcnn.data.boxes_from_masks import extract_bboxes
+            from mrcnn.data.resize import resize_image
+
+            _, _, scale, _, _ = resize_image(
+                np.zeros(image.shape[:2] + (1,), np.uint8), config.IMAGE_MIN_DIM,
+                config.IMAGE_MAX_DIM, config.IMAGE_MIN_SCALE,
+                "square" if config.IMAGE_RESIZE_MODE == "crop" else config.IMAGE_RESIZE_MODE)
+            boxes = extract_bboxes(masks)
+            size = (boxes[:, 2:] - boxes[:, :2]) * scale
+            small = np.flatnonzero((areas > 0) & (size.min(axis=1) < 1.0))
+            for k in small:
+                report(image_id, f"instance {int(k)}: degenerate box {boxes[k].tolist()} "
+                       f"({boxes[k][2] - boxes[k][0]}x{boxes[k][3] - boxes[k][1]} px) is "
+                       f"under 1 px at the training scale {scale:.3g}; its mask may vanish "
+                       "and training will drop it")
+
 
 def _clean_name(name: str) -> str:
     """First comma-separated part of a class name, stripped ("person, human" -> "person")."""
     return name.split(",")[0].strip()
 
 
-def _to_rgb_uint8(image: np.ndarray, where: str) -> np.ndarray:
-    """Convert a decoded image of any common layout to [H, W, 3] uint8."""
-    if image.dtype == bool:
-        image = image.astype(np.uint8) * 255
-    elif np.issubdtype(image.dtype, np.unsignedinteger) and image.dtype.itemsize > 1:
-        image = (image >> (8 * image.dtype.itemsize - 8)).astype(np.uint8)
-    elif image.dtype != np.uint8:
-        try:
-            image = skimage.util.img_as_ubyte(image)
-        except ValueError as error:
-            raise ValueError(
-                f"{where}: cannot convert dtype {image.dtype} to uint8: {error}") from error
+# Kept for code that imported the old private helper; the rules live in image_convert.
+_to_rgb_uint8 = to_rgb_uint8
 
-    if image.ndim == 2:
-        image = image[..., np.newaxis]
-    if image.ndim != 3 or image.shape[-1] not in (1, 2, 3, 4):
-        raise ValueError(
-            f"{where}: unsupported image shape {image.shape}; expected [H, W] or [H, W, 1|2|3|4]"
-        )
-    channels = image.shape[-1]
-    if channels in (1, 2):
-        image = np.repeat(image[..., :1], 3, axis=-1)
-    elif channels == 4:
-        image = image[..., :3]
-    return np.ascontiguousarray(image)
+
+def _hashable(value: Any) -> Any:
+    try:
+        hash(value)
+        return value
+    except TypeError:
+        return repr(value)

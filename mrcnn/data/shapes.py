@@ -230,3 +230,12 @@ class ShapesConfig(Config):
     WEIGHT_DECAY = 0.0001
     STEPS_PER_EPOCH = 100
     VALIDATION_STEPS = 5
+
+
+def demo_dataset(count: int = 8, size: int = 64, seed: int = 0) -> ShapesDataset:
+    """A small prepared shapes data set (a zero-argument factory for
+    ``python -m mrcnn.check_dataset mrcnn.data.shapes:demo_dataset``)."""
+    dataset = ShapesDataset()
+    dataset.load_shapes(count, size, size, seed=seed)
+    dataset.prepare()
+    return dataset

@@ -50,8 +50,9 @@ def test_detect_traces_once_for_repeated_calls(detector):
 
 
 def test_detect_rejects_wrong_rank(detector):
+    # [H, W] grayscale is accepted (converted to RGB); a 4-D array is not an image.
     with pytest.raises(ValueError, match="image 1"):
-        detector.detect([np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8), np.uint8)])
+        detector.detect([np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8, 3, 1), np.uint8)])
 
 
 @pytest.mark.parametrize("shape, box", [((50, 90), (10, 20, 30, 70)),

@@ -1,0 +1,121 @@
+"""Training subprocess of the reliability tests (not collected by pytest).
+
+    python -m tests.reliability._train_script resume MODEL_DIR EPOCHS [--resume]
+    python -m tests.reliability._train_script distribute OUT_JSON
+
+``resume``: tiny shapes training writing checkpoints; one JSON line per event goes to
+MODEL_DIR/progress.jsonl. ``distribute``: one SGD step on the same batch without and with
+a two-replica MirroredStrategy on two logical CPUs; losses and weight updates to OUT_JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def resume_main(model_dir: str, epochs: int, resume: bool) -> None:
+    import keras
+    import numpy as np
+
+    from mrcnn.checkpoints import load_training_state, state_path
+    from mrcnn.data import ShapesDataset
+    from mrcnn.model import MaskRCNN
+    from tests.conftest import tiny_config
+
+    log = open(os.path.join(model_dir, "progress.jsonl"), "a", buffering=1)
+
+    def emit(**event):
+        log.write(json.dumps({"pid": os.getpid(), **event}) + "\n")
+        log.flush()
+
+    class Progress(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            opt = self.model.optimizer
+            event = {"train_begin_epoch": model.epoch,
+                     "iterations": int(opt.iterations.numpy())}
+            if model.epoch:  # compare the restored slots with the file they came from
+                stored = load_training_state(state_path(model.find_last()))["variables"]
+                slots = {v.name: v.numpy() for v in opt.variables if "momentum" in v.name}
+                event["slots_restored"] = bool(slots) and all(
+                    np.array_equal(value, stored[name]) for name, value in slots.items())
+                event["slots_nonzero"] = any(np.abs(v).sum() > 0 for v in slots.values())
+            emit(**event)
+
+        def on_epoch_begin(self, epoch, logs=None):
+            emit(epoch_begin=epoch, iterations=int(self.model.optimizer.iterations.numpy()))
+
+    config = tiny_config(STEPS_PER_EPOCH=2, OPTIMIZER="sgd")
+    dataset = ShapesDataset()
+    dataset.load_shapes(4, 64, 64, seed=1)
+    dataset.prepare()
+    model = MaskRCNN("training", config, model_dir)
+    model.train(dataset, None, 0.002, epochs=epochs, layers="all", resume=resume,
+                custom_callbacks=[Progress()], verbose=0)
+    emit(done=model.epoch, log_dir=model.log_dir)
+
+
+def distribute_main(out_path: str) -> None:
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+    import keras
+    import numpy as np
+
+    from mrcnn.data import ShapesDataset
+    from mrcnn.model import MaskRCNN
+    from tests.conftest import tiny_config
+
+    # Deterministic targets: every anchor and every proposal is used (nothing is
+    # subsampled at random), BN frozen (TRAIN_BN False: per-replica batch statistics would
+    # differ from whole-batch ones), plain SGD so the weight change is -lr * gradient.
+    config = tiny_config(IMAGES_PER_GPU=1, GPU_COUNT=2, TRAIN_BN=False,
+                         RPN_TRAIN_ANCHORS_PER_IMAGE=4096, POST_NMS_ROIS_TRAINING=48,
+                         MAX_GT_INSTANCES=4, TRAIN_ROIS_PER_IMAGE=52, ROI_POSITIVE_RATIO=1.0,
+                         OPTIMIZER="sgd", LEARNING_MOMENTUM=0.0, WEIGHT_DECAY=0.0,
+                         GRADIENT_CLIP_NORM=None, STEPS_PER_EPOCH=1)
+    # The same picture twice: both replicas and the single device see identical halves,
+    # so per-replica means equal the whole-batch mean for every loss.
+    dataset = ShapesDataset()
+    dataset.load_shapes(1, 64, 64, seed=4)
+    extra = {k: v for k, v in dataset.image_info[0].items() if k not in ("id", "source", "path")}
+    dataset.add_image("shapes", image_id=1, path=None, **extra)
+    dataset.prepare()
+
+    keras.utils.set_random_seed(0)
+    results = {}
+    lr = 0.01
+    single = MaskRCNN("training", config, os.path.join(os.path.dirname(out_path), "single"))
+    initial = single.keras_model.get_weights()
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    mirrored = MaskRCNN("training", config, os.path.join(os.path.dirname(out_path), "mirror"),
+                        strategy=strategy)
+    mirrored.keras_model.set_weights(initial)
+    for name, model in (("single", single), ("mirrored", mirrored)):
+        history = model.train(dataset, None, lr, epochs=1, layers="all", verbose=0)
+        after = model.keras_model.get_weights()
+        names = [v.path for v in model.keras_model.weights]
+        results[name] = {
+            "losses": {k: float(v[-1]) for k, v in history.history.items()},
+            "replicas": model.strategy.num_replicas_in_sync if model.strategy else 1,
+            "iterations": int(model.keras_model.optimizer.iterations.numpy()),
+        }
+        np.savez(out_path + f".{name}.npz",
+                 **{n: (b - a) / -lr for n, a, b in zip(names, initial, after)})
+    with open(out_path, "w") as f:
+        json.dump(results, f)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "resume":
+        resume_main(sys.argv[2], int(sys.argv[3]), "--resume" in sys.argv[4:])
+    elif sys.argv[1] == "distribute":
+        distribute_main(sys.argv[2])
+    else:
+        raise SystemExit(__doc__)

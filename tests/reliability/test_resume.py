@@ -1,0 +1,75 @@
+"""Nothing lost on interruption: a real training process is SIGKILLed after its first
+checkpoint; a new process resumes with the same epoch numbering and optimizer state."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+STEPS = 2  # STEPS_PER_EPOCH of the script
+
+
+def _start(model_dir, epochs, *flags):
+    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.reliability._train_script", "resume", str(model_dir),
+         str(epochs), *flags], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
+
+
+def _events(model_dir):
+    with open(os.path.join(model_dir, "progress.jsonl")) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def test_sigkill_then_resume_continues_epochs_and_optimizer_state(tmp_path):
+    first = _start(tmp_path, 50)
+    deadline = time.monotonic() + 150
+    try:
+        while not glob.glob(str(tmp_path / "*" / "mask_rcnn_tiny_0001.weights.h5")):
+            if first.poll() is not None:
+                pytest.fail("training process ended early:\n" + first.stdout.read())
+            if time.monotonic() > deadline:
+                pytest.fail("no checkpoint within 150 s")
+            time.sleep(0.05)
+        first.send_signal(signal.SIGKILL)
+    finally:
+        if first.poll() is None:
+            first.kill()
+        first.wait()
+    assert first.returncode == -signal.SIGKILL
+    (run_dir,) = glob.glob(str(tmp_path / "tiny*"))
+    saved = sorted(glob.glob(os.path.join(run_dir, "mask_rcnn_tiny_*.weights.h5")))
+    last = int(saved[-1][-15:-11])
+    assert last >= 1
+    states = glob.glob(os.path.join(run_dir, "*.state.npz"))
+    # The newest state belongs to the newest weights (or to the epoch being written).
+    assert any(s.endswith(f"_{last:04d}.state.npz") for s in states), states
+
+    second = _start(tmp_path, last + 2, "--resume")
+    output, _ = second.communicate(timeout=150)
+    assert second.returncode == 0, output
+    events = [e for e in _events(tmp_path) if e["pid"] == second.pid]
+    begin = events[0]
+    assert begin["train_begin_epoch"] == last
+    assert begin["iterations"] == last * STEPS, begin  # not 0: the optimizer state is back
+    assert begin["slots_restored"] and begin["slots_nonzero"], begin
+    assert [e["epoch_begin"] for e in events if "epoch_begin" in e] == [last, last + 1]
+    assert [e["iterations"] for e in events if "epoch_begin" in e] == [last * STEPS,
+                                                                      (last + 1) * STEPS]
+    assert events[-1]["done"] == last + 2 and events[-1]["log_dir"] == run_dir
+    saved = sorted(os.path.basename(p) for p in
+                   glob.glob(os.path.join(run_dir, "mask_rcnn_tiny_*.weights.h5")))
+    assert saved[-2:] == [f"mask_rcnn_tiny_{last + 1:04d}.weights.h5",
+                          f"mask_rcnn_tiny_{last + 2:04d}.weights.h5"]
+    assert [os.path.basename(p) for p in glob.glob(os.path.join(run_dir, "*.state.npz"))] == [
+        f"mask_rcnn_tiny_{last + 2:04d}.state.npz"]
+    assert not glob.glob(os.path.join(run_dir, ".tmp-*"))
