@@ -103,7 +103,8 @@ def run(settings: CompareSettings) -> dict:
                           {"MASK_HEAD": head, "NAME": f"{config_class.NAME}_{head}"})()
             print(f"\n=== seed {seed}, head {head} ===", flush=True)
             trained = train_head(config, train_set, val_set, settings.epochs, seed,
-                                 settings.logs, verbose=settings.verbose)
+                                 settings.logs, augmentation=config.AUGMENTATION,
+                                 verbose=settings.verbose)
             detector = load_detector(config, trained.checkpoint, settings.logs)
             metrics = evaluate_run(detector, val_set)
             runs.append({**asdict(trained), **metrics, "head_profile": mask_head_profile(config)})

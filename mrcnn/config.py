@@ -67,6 +67,9 @@ class Config:
     MEAN_PIXEL = np.array([123.7, 116.8, 103.9])
 
     # --- Ground truth -----------------------------------------------------------
+    # Training augmentation used by runners such as mrcnn.compare: a callable
+    # fn(image, masks, rng) -> (image, masks) (see mrcnn.data.augment), or None.
+    AUGMENTATION: Any = None
     USE_MINI_MASK = True
     MINI_MASK_SHAPE = (56, 56)
     MAX_GT_INSTANCES = 100
@@ -199,6 +202,8 @@ class Config:
             std = np.asarray(getattr(self, field), dtype=float)
             if std.shape != (4,) or np.any(std <= 0):
                 fail(field, "must be 4 positive numbers (dy, dx, dh, dw)")
+        if self.AUGMENTATION is not None and not callable(self.AUGMENTATION):
+            fail("AUGMENTATION", "must be None or a callable fn(image, masks, rng)")
         if len(self.MINI_MASK_SHAPE) != 2 or min(self.MINI_MASK_SHAPE) < 1:
             fail("MINI_MASK_SHAPE", "must be (height, width), both positive")
 
@@ -239,7 +244,7 @@ class Config:
         """All upper-case fields (class defaults, overrides and derived ones)."""
         return {name: getattr(self, name) for name in sorted(dir(self))
                 if name.isupper() and not callable(getattr(self, name))
-                or name == "BACKBONE"}
+                or name in ("BACKBONE", "AUGMENTATION")}
 
     def display(self) -> None:
         """Print every field, one per line."""

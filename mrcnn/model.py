@@ -22,6 +22,7 @@ from mrcnn.data.image_convert import to_rgb_uint8
 from mrcnn.data.image_meta import compose_image_meta
 from mrcnn.data.resize import resize_image
 from mrcnn.graph import LOSS_NAMES, build_graph
+from mrcnn.migration import is_classic_weights_file, load_classic_weights
 from mrcnn.ops.boxes import denorm_boxes
 from mrcnn.ops.masks import paste_masks
 from mrcnn.training import build_dataset, layers_regex, mold_image
@@ -211,6 +212,8 @@ class MaskRCNN:
                      exclude: Sequence[str] | None = None) -> dict[str, list]:
         """Load ``.weights.h5`` weights; by layer name (so training and inference graphs,
         and graphs with other heads, share files). ``exclude`` lists layer names to skip.
+        A Keras 2 HDF5 file of the classic Keras Mask R-CNN (``layer_names`` attribute) is
+        migrated by name (:func:`mrcnn.migration.load_classic_weights`).
 
         Returns a report ``{"loaded": [...], "skipped": [...], "mismatched": [...],
         "missing": [...]}`` and logs what was not loaded. A checkpoint named
@@ -220,6 +223,8 @@ class MaskRCNN:
         """
         if not os.path.exists(path):
             raise FileNotFoundError(f"weights file not found: {path}")
+        if by_name and is_classic_weights_file(path):
+            return load_classic_weights(self.keras_model, path, exclude or ())
         if by_name:
             report = load_weights_by_name(self.keras_model, path, exclude or ())
         else:

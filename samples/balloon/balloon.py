@@ -1,0 +1,108 @@
+"""Balloons (matterport's "Splash of Color" sample): data set, configuration, experiment.
+
+Data: ``<data root>/balloon/balloon/{train,val}/`` (61 + 13 Flickr photos, 255 + 50
+balloons as VIA 1.x polygons in ``via_region_data.json``; see
+../shared/data/balloon/PROVENANCE.md). The data root is ``$MRCNN_DATA`` or
+``<repo>/../shared/data``.
+
+Split: the data set's own ``train`` (61 images) and ``val`` (13 images, held out). The
+photos are up to 2048 px; they are cached in memory with the longer side at most 1024 px
+(``CachedDataset``), so decoding and polygon filling happen once, and evaluation is at
+that resolution.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+_SAMPLES = str(Path(__file__).resolve().parents[1])
+if _SAMPLES not in sys.path:
+    sys.path.insert(0, _SAMPLES)  # for samples/samples_common.py
+
+from samples_common import data_dir  # noqa: E402
+
+from mrcnn.config import Config  # noqa: E402
+from mrcnn.data import CachedDataset, ViaDataset, augment  # noqa: E402
+
+CACHE_MAX_DIM = 1024
+
+
+def balloon_dir() -> Path:
+    """The folder holding ``train/`` and ``val/``, or DataNotFound."""
+    return data_dir("balloon", "balloon", what="the balloon data set (balloon/balloon/)")
+
+
+def load_balloon(subset: str, root: Path | None = None, limit: int | None = None,
+                 cache_max_dim: int | None = CACHE_MAX_DIM):
+    """The prepared ``subset`` ("train" or "val"), one class "balloon", wrapped in an
+    in-memory CachedDataset (longer side <= ``cache_max_dim``; None: no cache);
+    ``limit``: the first N images of the json."""
+    if subset not in ("train", "val"):
+        raise ValueError(f"subset must be 'train' or 'val', got {subset!r}")
+    folder = (balloon_dir() if root is None else Path(root)) / subset
+    dataset = ViaDataset()
+    dataset.load_via(folder / "via_region_data.json", folder, class_names=["balloon"],
+                     source="balloon")
+    if limit is not None:
+        dataset.image_info = dataset.image_info[:limit]
+    dataset.prepare()
+    return CachedDataset(dataset, max_dim=cache_max_dim) if cache_max_dim else dataset
+
+
+class BalloonConfig(Config):
+    """From scratch on 2 CPU cores: 256 px squares, the light ResNet, narrow FPN and heads
+    (the shapes widths), square-ish anchors (balloons: width/height ~1, 12-100 px at
+    256 px), up to 40 balloons an image, trainable BatchNorm, AdamW, horizontal flips and
+    mild scale/photometric jitter."""
+
+    NAME = "balloon"
+    NUM_CLASSES = 1 + 1
+    IMAGES_PER_GPU = 4
+    IMAGE_MIN_DIM = 256
+    IMAGE_MAX_DIM = 256
+    BACKBONE = "resnet_light"
+    TRAIN_BN = True
+    TOP_DOWN_PYRAMID_SIZE = 64
+    RPN_CONV_DIM = 64
+    RPN_ANCHOR_SCALES = (16, 32, 64, 128, 256)
+    PRE_NMS_LIMIT = 1000
+    POST_NMS_ROIS_TRAINING = 300
+    POST_NMS_ROIS_INFERENCE = 100
+    RPN_TRAIN_ANCHORS_PER_IMAGE = 128
+    TRAIN_ROIS_PER_IMAGE = 32
+    MAX_GT_INSTANCES = 40
+    USE_MINI_MASK = False
+    FPN_CLASSIF_FC_LAYERS_SIZE = 128
+    MASK_HEAD_CONV_DIM = 64
+    UNET_SKIP_FILTERS = (64, 64)
+    UNET_BOTTLENECK_FILTERS = (64, 128, 64)
+    UNET_UP14_FILTERS = (64, 32)
+    UNET_UP28_FILTERS = (64, 64)
+    DETECTION_MAX_INSTANCES = 50
+    DETECTION_MIN_CONFIDENCE = 0.3
+    OPTIMIZER = "adamw"
+    LEARNING_RATE = 0.001
+    WEIGHT_DECAY = 0.0001
+    STEPS_PER_EPOCH = 100
+    VALIDATION_STEPS = 3
+    # Applied in the input pipeline by the comparison runner (mrcnn.compare).
+    AUGMENTATION = augment.Compose([
+        (0.5, augment.Fliplr()),
+        (0.5, augment.ScaleJitter(0.8, 1.25)),
+        (0.5, augment.OneOf([augment.Brightness(32), augment.Contrast(0.75, 1.25)])),
+    ])
+
+
+def balloon_experiment(settings, seed: int):
+    """``(config class, train set, held-out set)`` for ``mrcnn.compare``
+    (``settings.image_size``, ``steps_per_epoch``, ``train_images``, ``val_images`` apply)."""
+    size = settings.image_size
+
+    class Config(BalloonConfig):
+        IMAGE_MIN_DIM = size
+        IMAGE_MAX_DIM = size
+        STEPS_PER_EPOCH = settings.steps_per_epoch
+
+    return (Config, load_balloon("train", limit=settings.train_images),
+            load_balloon("val", limit=settings.val_images))

@@ -1,0 +1,119 @@
+"""Penn-Fudan pedestrians: data set, split, configuration and experiment.
+
+Data: ``<data root>/pennfudan/PennFudanPed/{PNGImages,PedMasks}`` (170 street photos,
+423 pedestrians, one PNG label image per photo: 0 background, 1..N pedestrians; see
+../shared/data/pennfudan/PROVENANCE.md). The data root is ``$MRCNN_DATA`` or
+``<repo>/../shared/data``.
+
+Split (fixed, independent of the seed): the 170 images sorted by file name
+(``FudanPed00001`` .. ``FudanPed00074``, ``PennPed00001`` .. ``PennPed00096``); the
+**last 50** (``PennPed00047`` .. ``PennPed00096``) are held out for evaluation, the first
+120 train. Images are cached in memory at their original size (at most 1017 px wide);
+evaluation is at the original resolution.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+_SAMPLES = str(Path(__file__).resolve().parents[1])
+if _SAMPLES not in sys.path:
+    sys.path.insert(0, _SAMPLES)  # for samples/samples_common.py
+
+from samples_common import data_dir  # noqa: E402
+
+from mrcnn.config import Config  # noqa: E402
+from mrcnn.data import CachedDataset, LabelImageDataset, augment  # noqa: E402
+
+HELD_OUT = 50
+
+
+def pennfudan_dir() -> Path:
+    """The ``PennFudanPed`` folder, or DataNotFound saying where it was looked for."""
+    return data_dir("pennfudan", "PennFudanPed", what="Penn-Fudan (PennFudanPed/)")
+
+
+def split_files(root: Path | None = None) -> dict[str, list[tuple[Path, Path]]]:
+    """``{"train": [(image, label image)] * 120, "val": [...] * 50}`` (see the docstring)."""
+    root = pennfudan_dir() if root is None else Path(root)
+    images = sorted((root / "PNGImages").glob("*.png"))
+    if not images:
+        raise FileNotFoundError(f"no PNG images in {root / 'PNGImages'}")
+    pairs = [(image, root / "PedMasks" / f"{image.stem}_mask.png") for image in images]
+    if len(pairs) <= HELD_OUT:
+        raise ValueError(f"{root}: {len(pairs)} images; need more than {HELD_OUT}")
+    return {"train": pairs[:-HELD_OUT], "val": pairs[-HELD_OUT:]}
+
+
+def load_pennfudan(subset: str, root: Path | None = None, limit: int | None = None,
+                   cache: bool = True):
+    """The prepared ``subset`` ("train" or "val") as a LabelImageDataset, wrapped in an
+    in-memory CachedDataset unless ``cache`` is False; ``limit``: the first N images."""
+    pairs = split_files(root)[subset][:limit]
+    dataset = LabelImageDataset()
+    dataset.load_label_images([p for p, _ in pairs], [q for _, q in pairs],
+                              class_name="pedestrian", source="pennfudan")
+    dataset.prepare()
+    return CachedDataset(dataset) if cache else dataset
+
+
+class PennFudanConfig(Config):
+    """From scratch on 2 CPU cores: 256 px squares, the light ResNet, narrow FPN and heads
+    (the shapes widths), tall anchors (pedestrian boxes are ~0.37 as wide as high; at 256 px
+    their size is 33-135 px), trainable BatchNorm, AdamW, horizontal flips and mild
+    scale/photometric jitter."""
+
+    NAME = "pennfudan"
+    NUM_CLASSES = 1 + 1
+    IMAGES_PER_GPU = 4
+    IMAGE_MIN_DIM = 256
+    IMAGE_MAX_DIM = 256
+    BACKBONE = "resnet_light"
+    TRAIN_BN = True
+    TOP_DOWN_PYRAMID_SIZE = 64
+    RPN_CONV_DIM = 64
+    RPN_ANCHOR_SCALES = (16, 32, 64, 128, 256)
+    RPN_ANCHOR_RATIOS = [0.25, 0.5, 1]
+    PRE_NMS_LIMIT = 1000
+    POST_NMS_ROIS_TRAINING = 300
+    POST_NMS_ROIS_INFERENCE = 100
+    RPN_TRAIN_ANCHORS_PER_IMAGE = 128
+    TRAIN_ROIS_PER_IMAGE = 32
+    MAX_GT_INSTANCES = 10
+    USE_MINI_MASK = False
+    FPN_CLASSIF_FC_LAYERS_SIZE = 128
+    MASK_HEAD_CONV_DIM = 64
+    UNET_SKIP_FILTERS = (64, 64)
+    UNET_BOTTLENECK_FILTERS = (64, 128, 64)
+    UNET_UP14_FILTERS = (64, 32)
+    UNET_UP28_FILTERS = (64, 64)
+    DETECTION_MAX_INSTANCES = 20
+    DETECTION_MIN_CONFIDENCE = 0.3
+    OPTIMIZER = "adamw"
+    LEARNING_RATE = 0.001
+    WEIGHT_DECAY = 0.0001
+    STEPS_PER_EPOCH = 100
+    VALIDATION_STEPS = 5
+    # Applied in the input pipeline by the comparison runner (mrcnn.compare).
+    AUGMENTATION = augment.Compose([
+        (0.5, augment.Fliplr()),
+        (0.5, augment.ScaleJitter(0.8, 1.25)),
+        (0.5, augment.OneOf([augment.Brightness(32), augment.Contrast(0.75, 1.25)])),
+    ])
+
+
+def pennfudan_experiment(settings, seed: int):
+    """``(config class, train set, held-out set)`` for ``mrcnn.compare`` (the fixed split
+    above; ``settings.image_size``, ``steps_per_epoch``, ``train_images`` and
+    ``val_images`` (caps) apply)."""
+    size = settings.image_size
+
+    class Config(PennFudanConfig):
+        IMAGE_MIN_DIM = size
+        IMAGE_MAX_DIM = size
+        STEPS_PER_EPOCH = settings.steps_per_epoch
+
+    train_set = load_pennfudan("train", limit=settings.train_images)
+    val_set = load_pennfudan("val", limit=settings.val_images)
+    return Config, train_set, val_set

@@ -1,0 +1,46 @@
+"""CachedDataset: same classes and images, memoised, optionally downscaled."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mrcnn.data import CachedDataset, ShapesDataset
+
+
+@pytest.fixture
+def shapes():
+    dataset = ShapesDataset()
+    dataset.load_shapes(4, 96, 128, seed=2)
+    dataset.prepare()
+    return dataset
+
+
+def test_full_size_cache_returns_the_same_data_and_copies(shapes):
+    cached = CachedDataset(shapes)
+    assert cached.class_names == shapes.class_names and cached.num_images == 4
+    for image_id in shapes.image_ids:
+        np.testing.assert_array_equal(cached.load_image(image_id), shapes.load_image(image_id))
+        masks, class_ids = cached.load_mask(image_id)
+        expected = shapes.load_mask(image_id)
+        np.testing.assert_array_equal(masks, expected[0])
+        np.testing.assert_array_equal(class_ids, expected[1])
+        masks[:] = False  # callers may modify what they get
+        assert cached.load_mask(image_id)[0].any()
+    assert cached.image_reference(1) == shapes.image_reference(1)
+
+
+def test_downscaled_cache_keeps_masks_on_the_image(shapes):
+    cached = CachedDataset(shapes, max_dim=64)
+    for image_id in shapes.image_ids:
+        image = cached.load_image(image_id)
+        masks, class_ids = cached.load_mask(image_id)
+        assert image.shape == (48, 64, 3) and masks.shape[:2] == (48, 64)
+        assert cached.image_info[image_id]["height"] == 48
+        full = shapes.load_mask(image_id)[0]
+        assert masks.shape[-1] == len(class_ids) <= full.shape[-1]
+        # Each shape covers the same share of the picture at both sizes.
+        for i in range(masks.shape[-1]):
+            assert abs(masks[..., i].mean() - full[..., i].mean()) < 0.01
+    with pytest.raises(RuntimeError, match="prepare"):
+        CachedDataset(ShapesDataset())

@@ -1,0 +1,148 @@
+"""The real-data samples: Penn-Fudan and balloon loaders, splits, configs, experiments.
+
+Tests that read the data skip cleanly where ../shared/data (or $MRCNN_DATA) is absent.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mrcnn.compare
+from mrcnn.compare import CompareSettings
+from mrcnn.training import load_image_gt
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+
+
+def _module(name: str, path: Path):
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+pennfudan = _module("pennfudan", SAMPLES / "pennfudan" / "pennfudan.py")
+balloon = _module("balloon", SAMPLES / "balloon" / "balloon.py")
+common = sys.modules["samples_common"]
+
+
+def _require(find):
+    try:
+        return find()
+    except common.DataNotFound as error:
+        pytest.skip(f"../shared/data not found: {error}")
+
+
+def test_missing_data_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("MRCNN_DATA", str(tmp_path))
+    with pytest.raises(common.DataNotFound, match=r"Penn-Fudan.*MRCNN_DATA"):
+        pennfudan.pennfudan_dir()
+    with pytest.raises(common.DataNotFound, match=str(tmp_path / "balloon" / "balloon")):
+        balloon.balloon_dir()
+
+
+def test_train_script_exits_with_a_message_when_the_data_is_absent(tmp_path):
+    env = {**os.environ, "MRCNN_DATA": str(tmp_path), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    run = subprocess.run([sys.executable, str(SAMPLES / "pennfudan" / "train.py")], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1
+    assert "error: Penn-Fudan (PennFudanPed/) not found at" in run.stderr
+
+
+def test_pennfudan_split_is_fixed_last_50_by_file_name_held_out():
+    root = _require(pennfudan.pennfudan_dir)
+    split = pennfudan.split_files(root)
+    assert len(split["train"]) == 120 and len(split["val"]) == 50
+    names = [image.stem for image, _ in split["train"] + split["val"]]
+    assert names == sorted(names)
+    assert split["val"][0][0].stem == "PennPed00047" and split["val"][-1][0].stem == \
+        "PennPed00096"
+    assert all(label.exists() for _, label in split["train"] + split["val"])
+
+
+def test_pennfudan_has_423_pedestrians_with_masks_the_size_of_their_images():
+    _require(pennfudan.pennfudan_dir)
+    total = 0
+    for subset in ("train", "val"):
+        dataset = pennfudan.load_pennfudan(subset, cache=False)
+        assert dataset.class_names == ["BG", "pedestrian"]
+        for image_id in dataset.image_ids:
+            masks, class_ids = dataset.load_mask(image_id)
+            info = dataset.image_info[image_id]
+            assert masks.shape[:2] == (info["height"], info["width"])
+            assert len(class_ids) >= 1 and (class_ids == 1).all()
+            total += len(class_ids)
+    assert total == 423
+
+
+def test_balloon_train_and_val_regions_and_masks():
+    _require(balloon.balloon_dir)
+    counts = {}
+    for subset in ("train", "val"):
+        dataset = balloon.load_balloon(subset, cache_max_dim=None)
+        assert dataset.class_names == ["BG", "balloon"]
+        counts[subset] = (dataset.num_images,
+                          sum(len(info["regions"]) for info in dataset.image_info))
+    assert counts == {"train": (61, 255), "val": (13, 50)}
+    cached = balloon.load_balloon("val")
+    full = balloon.load_balloon("val", cache_max_dim=None)
+    for image_id in (0, 1):
+        image = cached.load_image(image_id)
+        masks, class_ids = cached.load_mask(image_id)
+        assert max(image.shape[:2]) <= balloon.CACHE_MAX_DIM
+        assert masks.shape[:2] == image.shape[:2] and masks.any(axis=(0, 1)).all()
+        full_masks, _ = full.load_mask(image_id)
+        assert len(class_ids) == full_masks.shape[-1]
+        # Same share of the picture covered at both resolutions.
+        assert abs(masks.mean() - full_masks.mean()) < 0.01
+
+
+@pytest.mark.parametrize("name", ["pennfudan", "balloon"])
+def test_experiments_have_the_runner_signature_and_a_valid_config(name):
+    module, find = {"pennfudan": (pennfudan, pennfudan.pennfudan_dir),
+                    "balloon": (balloon, balloon.balloon_dir)}[name]
+    _require(find)
+    experiment = getattr(module, f"{name}_experiment")
+    settings = CompareSettings(dataset=name, image_size=192, steps_per_epoch=7,
+                               train_images=6, val_images=3)
+    config_class, train_set, val_set = experiment(settings, 0)
+    config = config_class()
+    assert config.IMAGE_MAX_DIM == 192 and config.STEPS_PER_EPOCH == 7
+    assert config.NUM_CLASSES == train_set.num_classes == val_set.num_classes == 2
+    assert (train_set.num_images, val_set.num_images) == (6, 3)
+    image, _, class_ids, boxes, masks = load_image_gt(
+        train_set, config, 0, config.AUGMENTATION, np.random.default_rng(0))
+    assert image.shape == (192, 192, 3) and len(class_ids) == len(boxes) >= 1
+    assert len(class_ids) <= config.MAX_GT_INSTANCES
+    assert masks.shape == (192, 192, len(class_ids))
+
+
+def test_runner_trains_with_the_config_augmentation(monkeypatch, tmp_path):
+    calls = []
+
+    class Stop(Exception):
+        pass
+
+    def fake_train_head(config, *args, **kwargs):
+        calls.append(kwargs.get("augmentation"))
+        raise Stop
+
+    def experiment(settings, seed):
+        return pennfudan.PennFudanConfig, None, None
+
+    monkeypatch.setattr(mrcnn.compare, "train_head", fake_train_head)
+    monkeypatch.setitem(mrcnn.compare.EXPERIMENTS, "fake", experiment)
+    with pytest.raises(Stop):
+        mrcnn.compare.run(mrcnn.compare.CompareSettings(dataset="fake", heads=("fcn",),
+                                                        out=str(tmp_path)))
+    assert calls == [pennfudan.PennFudanConfig.AUGMENTATION]
