@@ -259,3 +259,28 @@ class Config:
         return np.array([[int(math.ceil(self.IMAGE_SHAPE[0] / s)),
                           int(math.ceil(self.IMAGE_SHAPE[1] / s))]
                          for s in self.BACKBONE_STRIDES])
+
+
+class LightConfig(Config):
+    """From-scratch training on a laptop CPU: the light ResNet, a 64-channel FPN, narrow
+    box and mask heads (the U-Net widths a quarter of the proposal's), trainable BatchNorm
+    (there are no pretrained statistics to keep), AdamW. Data-set presets subclass it."""
+
+    BACKBONE = "resnet_light"
+    TRAIN_BN = True
+    TOP_DOWN_PYRAMID_SIZE = 64
+    RPN_CONV_DIM = 64
+    PRE_NMS_LIMIT = 1000
+    POST_NMS_ROIS_INFERENCE = 100
+    TRAIN_ROIS_PER_IMAGE = 32
+    USE_MINI_MASK = False
+    FPN_CLASSIF_FC_LAYERS_SIZE = 128
+    MASK_HEAD_CONV_DIM = 64
+    UNET_SKIP_FILTERS = (64, 64)
+    UNET_BOTTLENECK_FILTERS = (64, 128, 64)
+    UNET_UP14_FILTERS = (64, 32)
+    UNET_UP28_FILTERS = (64, 64)
+    OPTIMIZER = "adamw"
+    LEARNING_RATE = 0.001
+    WEIGHT_DECAY = 0.0001
+    STEPS_PER_EPOCH = 100

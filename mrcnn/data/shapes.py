@@ -10,7 +10,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from mrcnn.config import Config
+from mrcnn.config import LightConfig
 from mrcnn.data.dataset import Dataset
 
 SOURCE = "shapes"
@@ -193,42 +193,21 @@ def _draw_shape(canvas: np.ndarray, name: str, dims: tuple[int, int, int], color
         raise ValueError(f"Unknown shape {name!r}; expected one of {list(SHAPE_CLASSES)}")
 
 
-class ShapesConfig(Config):
-    """Trains on the shapes data set from scratch on a laptop CPU.
-
-    128x128 images, the light ResNet backbone, narrow FPN and heads, anchors sized for
-    shapes of 16-64 px, trainable BatchNorm (no pretrained statistics to keep).
-    """
+class ShapesConfig(LightConfig):
+    """Trains on the shapes data set from scratch on a laptop CPU: the light preset on
+    128x128 images, anchors sized for shapes of 16-64 px."""
 
     NAME = "shapes"
     NUM_CLASSES = 1 + len(SHAPE_CLASSES)
     IMAGES_PER_GPU = 8
     IMAGE_MIN_DIM = 128
     IMAGE_MAX_DIM = 128
-    BACKBONE = "resnet_light"
-    TRAIN_BN = True
-    TOP_DOWN_PYRAMID_SIZE = 64
-    RPN_CONV_DIM = 64
     RPN_ANCHOR_SCALES = (8, 16, 32, 64, 128)
-    PRE_NMS_LIMIT = 1000
     POST_NMS_ROIS_TRAINING = 200
-    POST_NMS_ROIS_INFERENCE = 100
     RPN_TRAIN_ANCHORS_PER_IMAGE = 64
-    TRAIN_ROIS_PER_IMAGE = 32
     MAX_GT_INSTANCES = MAX_SHAPES
-    USE_MINI_MASK = False
-    FPN_CLASSIF_FC_LAYERS_SIZE = 128
-    MASK_HEAD_CONV_DIM = 64
-    UNET_SKIP_FILTERS = (64, 64)
-    UNET_BOTTLENECK_FILTERS = (64, 128, 64)
-    UNET_UP14_FILTERS = (64, 32)
-    UNET_UP28_FILTERS = (64, 64)
     DETECTION_MAX_INSTANCES = 20
     DETECTION_MIN_CONFIDENCE = 0.7
-    OPTIMIZER = "adamw"
-    LEARNING_RATE = 0.001
-    WEIGHT_DECAY = 0.0001
-    STEPS_PER_EPOCH = 100
     VALIDATION_STEPS = 5
 
 

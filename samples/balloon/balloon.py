@@ -22,7 +22,7 @@ if _SAMPLES not in sys.path:
 
 from samples_common import data_dir  # noqa: E402
 
-from mrcnn.config import Config  # noqa: E402
+from mrcnn.config import LightConfig  # noqa: E402
 from mrcnn.data import CachedDataset, ViaDataset, augment  # noqa: E402
 
 CACHE_MAX_DIM = 1024
@@ -50,41 +50,22 @@ def load_balloon(subset: str, root: Path | None = None, limit: int | None = None
     return CachedDataset(dataset, max_dim=cache_max_dim) if cache_max_dim else dataset
 
 
-class BalloonConfig(Config):
-    """From scratch on 2 CPU cores: 256 px squares, the light ResNet, narrow FPN and heads
-    (the shapes widths), square-ish anchors (balloons: width/height ~1, 12-100 px at
-    256 px), up to 40 balloons an image, trainable BatchNorm, AdamW, horizontal flips and
-    mild scale/photometric jitter."""
+class BalloonConfig(LightConfig):
+    """From scratch on 2 CPU cores: the light preset on 256 px squares, square-ish anchors
+    (balloons: width/height ~1, 12-100 px at 256 px), up to 40 balloons an image,
+    horizontal flips and mild scale/photometric jitter."""
 
     NAME = "balloon"
     NUM_CLASSES = 1 + 1
     IMAGES_PER_GPU = 4
     IMAGE_MIN_DIM = 256
     IMAGE_MAX_DIM = 256
-    BACKBONE = "resnet_light"
-    TRAIN_BN = True
-    TOP_DOWN_PYRAMID_SIZE = 64
-    RPN_CONV_DIM = 64
     RPN_ANCHOR_SCALES = (16, 32, 64, 128, 256)
-    PRE_NMS_LIMIT = 1000
     POST_NMS_ROIS_TRAINING = 300
-    POST_NMS_ROIS_INFERENCE = 100
     RPN_TRAIN_ANCHORS_PER_IMAGE = 128
-    TRAIN_ROIS_PER_IMAGE = 32
     MAX_GT_INSTANCES = 40
-    USE_MINI_MASK = False
-    FPN_CLASSIF_FC_LAYERS_SIZE = 128
-    MASK_HEAD_CONV_DIM = 64
-    UNET_SKIP_FILTERS = (64, 64)
-    UNET_BOTTLENECK_FILTERS = (64, 128, 64)
-    UNET_UP14_FILTERS = (64, 32)
-    UNET_UP28_FILTERS = (64, 64)
     DETECTION_MAX_INSTANCES = 50
     DETECTION_MIN_CONFIDENCE = 0.3
-    OPTIMIZER = "adamw"
-    LEARNING_RATE = 0.001
-    WEIGHT_DECAY = 0.0001
-    STEPS_PER_EPOCH = 100
     VALIDATION_STEPS = 3
     # Applied in the input pipeline by the comparison runner (mrcnn.compare).
     AUGMENTATION = augment.Compose([

@@ -26,21 +26,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # this sample's module
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # samples/samples_common.py
 
 from balloon import balloon_dir, balloon_experiment  # noqa: E402
-from samples_common import DataNotFound  # noqa: E402
+from samples_common import run_sample  # noqa: E402
 
-import mrcnn.compare  # noqa: E402
-
-DEFAULTS = ["--dataset", "balloon", "--seeds", "1", "--image-size", "256",
-            "--epochs", "20", "--steps-per-epoch", "100"]
+DEFAULTS = ["--seeds", "1", "--image-size", "256", "--epochs", "20", "--steps-per-epoch", "100"]
 
 
 def main(argv=None):
-    try:
-        balloon_dir()
-    except DataNotFound as error:
-        sys.exit(f"error: {error}")
-    mrcnn.compare.EXPERIMENTS["balloon"] = balloon_experiment
-    return mrcnn.compare.main([*DEFAULTS, *(sys.argv[1:] if argv is None else argv)])
+    return run_sample("balloon", balloon_experiment, balloon_dir, DEFAULTS, argv)
 
 
 if __name__ == "__main__":

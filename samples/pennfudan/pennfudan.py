@@ -23,7 +23,7 @@ if _SAMPLES not in sys.path:
 
 from samples_common import data_dir  # noqa: E402
 
-from mrcnn.config import Config  # noqa: E402
+from mrcnn.config import LightConfig  # noqa: E402
 from mrcnn.data import CachedDataset, LabelImageDataset, augment  # noqa: E402
 
 HELD_OUT = 50
@@ -58,42 +58,23 @@ def load_pennfudan(subset: str, root: Path | None = None, limit: int | None = No
     return CachedDataset(dataset) if cache else dataset
 
 
-class PennFudanConfig(Config):
-    """From scratch on 2 CPU cores: 256 px squares, the light ResNet, narrow FPN and heads
-    (the shapes widths), tall anchors (pedestrian boxes are ~0.37 as wide as high; at 256 px
-    their size is 33-135 px), trainable BatchNorm, AdamW, horizontal flips and mild
-    scale/photometric jitter."""
+class PennFudanConfig(LightConfig):
+    """From scratch on 2 CPU cores: the light preset on 256 px squares, tall anchors
+    (pedestrian boxes are ~0.37 as wide as high; at 256 px their size is 33-135 px),
+    horizontal flips and mild scale/photometric jitter."""
 
     NAME = "pennfudan"
     NUM_CLASSES = 1 + 1
     IMAGES_PER_GPU = 4
     IMAGE_MIN_DIM = 256
     IMAGE_MAX_DIM = 256
-    BACKBONE = "resnet_light"
-    TRAIN_BN = True
-    TOP_DOWN_PYRAMID_SIZE = 64
-    RPN_CONV_DIM = 64
     RPN_ANCHOR_SCALES = (16, 32, 64, 128, 256)
     RPN_ANCHOR_RATIOS = [0.25, 0.5, 1]
-    PRE_NMS_LIMIT = 1000
     POST_NMS_ROIS_TRAINING = 300
-    POST_NMS_ROIS_INFERENCE = 100
     RPN_TRAIN_ANCHORS_PER_IMAGE = 128
-    TRAIN_ROIS_PER_IMAGE = 32
     MAX_GT_INSTANCES = 10
-    USE_MINI_MASK = False
-    FPN_CLASSIF_FC_LAYERS_SIZE = 128
-    MASK_HEAD_CONV_DIM = 64
-    UNET_SKIP_FILTERS = (64, 64)
-    UNET_BOTTLENECK_FILTERS = (64, 128, 64)
-    UNET_UP14_FILTERS = (64, 32)
-    UNET_UP28_FILTERS = (64, 64)
     DETECTION_MAX_INSTANCES = 20
     DETECTION_MIN_CONFIDENCE = 0.3
-    OPTIMIZER = "adamw"
-    LEARNING_RATE = 0.001
-    WEIGHT_DECAY = 0.0001
-    STEPS_PER_EPOCH = 100
     VALIDATION_STEPS = 5
     # Applied in the input pipeline by the comparison runner (mrcnn.compare).
     AUGMENTATION = augment.Compose([

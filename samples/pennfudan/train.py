@@ -25,22 +25,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ star
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # this sample's module
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # samples/samples_common.py
 
-from samples_common import DataNotFound  # noqa: E402
 from pennfudan import pennfudan_dir, pennfudan_experiment  # noqa: E402
+from samples_common import run_sample  # noqa: E402
 
-import mrcnn.compare  # noqa: E402
-
-DEFAULTS = ["--dataset", "pennfudan", "--seeds", "1", "--image-size", "256",
-            "--epochs", "20", "--steps-per-epoch", "100"]
+DEFAULTS = ["--seeds", "1", "--image-size", "256", "--epochs", "20", "--steps-per-epoch", "100"]
 
 
 def main(argv=None):
-    try:
-        pennfudan_dir()
-    except DataNotFound as error:
-        sys.exit(f"error: {error}")
-    mrcnn.compare.EXPERIMENTS["pennfudan"] = pennfudan_experiment
-    return mrcnn.compare.main([*DEFAULTS, *(sys.argv[1:] if argv is None else argv)])
+    return run_sample("pennfudan", pennfudan_experiment, pennfudan_dir, DEFAULTS, argv)
 
 
 if __name__ == "__main__":
