@@ -1,0 +1,342 @@
+"""Inference benchmark: ``MaskRCNN.detect`` throughput, its phases, FLOPs and memory.
+
+For every (backbone, image size, mask head) one inference model is built; each batch
+size runs ``detect`` on that many images (``IMAGES_PER_GPU`` is the largest batch, so
+``detect`` runs them as one batch). Time is split into preprocessing (image check +
+``mold_inputs``), the graph (the compiled predict function, outputs fetched to numpy)
+and postprocessing (``unmold_detections`` incl. mask pasting), mirroring ``detect``.
+
+Weights are random; ``DETECTION_MIN_CONFIDENCE`` 0 keeps every candidate so the
+detection layer returns ``DETECTION_MAX_INSTANCES`` boxes and the mask head runs on all
+of them (it always runs on all rows, padding included; postprocessing pastes only the
+real detections, reported as ``detections_per_image``).
+
+FLOPs counting rule (2 per multiply-add, conv / deconv / dense only; RoIAlign, NMS,
+BatchNorm, activations and pasting are not counted): every call (node) of a layer in
+the inference graph is counted with the shapes of that call, so the RPN layers shared
+by P2..P6 count five times. Layers downstream of a ``PyramidROIAlign`` see
+``[B * R, ...]`` tensors whose leading dimension is ``None``; their count is per RoI
+and is multiplied by the RoIs actually run: ``POST_NMS_ROIS_INFERENCE`` for the box
+head (``roi_align_classifier``), ``DETECTION_MAX_INSTANCES`` for the mask head
+(``roi_align_mask``). ``mrcnn.flops.model_flops`` of the same model is reported for
+reference: it counts each layer once, with the shapes of its first call.
+
+``--xla`` also calls the predict function with ``jit_compile=True``; where XLA cannot
+compile the graph (on CPU: no kernel for CombinedNonMaxSuppression, CropAndResize) the
+result holds ``ok: false``, the error and the unsupported ops instead of a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import time
+from typing import Any
+
+import numpy as np
+from common import (current_rss_mib, emit, error_string, log, machine_info, matmul_peak, median,
+                    peak_rss_mib, process_peak_rss_mib, release, reset_peak_rss, rounded,
+                    stdout_to_stderr, time_call)
+
+import keras
+import tensorflow as tf
+
+from mrcnn.config import Config
+from mrcnn.data.shapes import ShapesConfig
+from mrcnn.flops import model_flops
+from mrcnn.layers import PyramidROIAlign
+from mrcnn.model import MaskRCNN
+
+BOX_REGION = "roi_align_classifier"
+MASK_REGION = "roi_align_mask"
+
+
+# ----------------------------------------------------------------------------- configs
+def make_config(backbone: str, size: int, head: str, max_batch: int, args) -> Config:
+    """The benchmark's inference config; ``--quick`` builds on the shapes preset."""
+    base = ShapesConfig if args.quick else Config
+    fields = {"NAME": f"bench_{backbone}_{size}_{head}", "BACKBONE": backbone,
+              "IMAGE_MIN_DIM": size, "IMAGE_MAX_DIM": size, "MASK_HEAD": head,
+              "NUM_CLASSES": args.num_classes, "IMAGES_PER_GPU": max_batch,
+              "DETECTION_MIN_CONFIDENCE": args.min_confidence,
+              "DETECTION_MAX_INSTANCES": args.max_instances}
+    if args.post_nms_rois:
+        fields["POST_NMS_ROIS_INFERENCE"] = args.post_nms_rois
+    return type("BenchConfig", (base,), fields)()
+
+
+# ----------------------------------------------------------------------------- FLOPs
+def _node_flops(op: keras.layers.Layer, node) -> int:
+    """FLOPs of one call of a conv / deconv / dense layer, per leading-dimension row."""
+    if not isinstance(op, (keras.layers.Conv2D, keras.layers.Conv2DTranspose, keras.layers.Dense)):
+        return 0
+    x, y = node.input_tensors[0].shape, node.output_tensors[0].shape
+    if any(d is None for d in (*x[1:], *y[1:])):
+        raise ValueError(f"{op.name}: shapes {x} -> {y} are not static; FLOPs need "
+                         "IMAGE_RESIZE_MODE 'square' or 'crop'")
+    if isinstance(op, keras.layers.Conv2DTranspose):
+        kh, kw = op.kernel_size
+        return 2 * kh * kw * x[-1] * op.filters * x[1] * x[2]
+    if isinstance(op, keras.layers.Conv2D):
+        kh, kw = op.kernel_size
+        return 2 * kh * kw * (x[-1] // op.groups) * y[-1] * y[1] * y[2]
+    return 2 * x[-1] * op.units * math.prod(x[1:-1])
+
+
+def graph_flops(model: keras.Model) -> dict[str, int]:
+    """FLOPs of every conv/dense call of a functional model, by region.
+
+    A node's region is the region of the node producing its first input; a
+    ``PyramidROIAlign`` node starts a region named after its layer. Returns
+    ``{"image": per image, "<roi align name>": per RoI, ...}``.
+    """
+    nodes = [node for depth in sorted(model._nodes_by_depth, reverse=True)
+             for node in model._nodes_by_depth[depth]]
+    region_of: dict[int, str] = {}
+    totals: dict[str, int] = {"image": 0}
+    for node in nodes:  # inputs first: a node's parents have a larger depth
+        op = node.operation
+        if isinstance(op, PyramidROIAlign):
+            region = op.name
+        elif node.input_tensors:
+            parent, index, _ = node.input_tensors[0]._keras_history
+            region = region_of.get(id(parent._inbound_nodes[index]), "image")
+        else:
+            region = "image"
+        region_of[id(node)] = region
+        totals[region] = totals.get(region, 0) + _node_flops(op, node)
+    return totals
+
+
+def inference_flops(model: keras.Model, config: Config) -> dict[str, Any]:
+    """FLOPs of one image through the inference graph, with the counting split."""
+    regions = graph_flops(model)
+    box_rois, mask_rois = config.POST_NMS_ROIS_INFERENCE, config.DETECTION_MAX_INSTANCES
+    per_image = (regions["image"] + regions.get(BOX_REGION, 0) * box_rois
+                 + regions.get(MASK_REGION, 0) * mask_rois)
+    return {
+        "backbone_fpn_rpn": regions["image"],
+        "box_head_per_roi": regions.get(BOX_REGION, 0), "box_head_rois": box_rois,
+        "mask_head_per_roi": regions.get(MASK_REGION, 0), "mask_head_rois": mask_rois,
+        "per_image": per_image,
+        "library_model_flops": model_flops(model),
+    }
+
+
+# ----------------------------------------------------------------------------- timing
+def detect_phases(detector: MaskRCNN, predict, images: list[np.ndarray]) -> dict[str, Any]:
+    """One ``detect`` of a single batch, timed phase by phase (mirrors ``MaskRCNN.detect``)."""
+    t0 = time.perf_counter()
+    checked = [detector._check_image(i, image) for i, image in enumerate(images)]
+    molded = [detector.mold_inputs([image]) for image in checked]
+    batch = tf.constant(np.concatenate([m[0] for m in molded]))
+    metas = tf.constant(np.concatenate([m[1] for m in molded]))
+    t1 = time.perf_counter()
+    out = predict(batch, metas)
+    detections = out["detections"].numpy()
+    masks = out["mrcnn_mask"].numpy()
+    t2 = time.perf_counter()
+    results = [detector.unmold_detections(detections[k], masks[k], checked[k].shape,
+                                          molded[k][0].shape[1:], molded[k][2][0])
+               for k in range(len(checked))]
+    t3 = time.perf_counter()
+    return {"preprocess_s": t1 - t0, "graph_s": t2 - t1, "postprocess_s": t3 - t2,
+            "detections": [len(r["class_ids"]) for r in results]}
+
+
+def xla_predict(detector: MaskRCNN):
+    """The predict function of ``MaskRCNN._predict_fn`` with ``jit_compile=True``."""
+    model, config = detector.keras_model, detector.config
+    signature = [tf.TensorSpec([None, None, None, config.IMAGE_CHANNEL_COUNT], tf.float32),
+                 tf.TensorSpec([None, config.IMAGE_META_SIZE], tf.float32)]
+
+    @tf.function(input_signature=signature, autograph=False, jit_compile=True)
+    def predict(images, metas):
+        return model([images, metas], training=False)
+
+    return predict
+
+
+def ms(seconds: float) -> float:
+    return rounded(seconds * 1e3)
+
+
+def run_batch(detector: MaskRCNN, flops: dict[str, Any], batch: int, args,
+              peak_gflops: float, xla_fn) -> dict[str, Any]:
+    """Time ``detect`` and its phases on ``batch`` random images."""
+    rng = np.random.default_rng(batch)
+    side = args.input_size or int(detector.config.IMAGE_MAX_DIM)
+    images = [rng.integers(0, 256, (side, side, 3), dtype=np.uint8) for _ in range(batch)]
+    whole = time_call(lambda: detector.detect(images), args.repeats, args.warmup)
+    predict = detector._predict_fn()
+    phases = [detect_phases(detector, predict, images) for _ in range(args.repeats)]
+    split = {key: median([p[f"{key}_s"] for p in phases])
+             for key in ("preprocess", "graph", "postprocess")}
+    total_split = sum(split.values())
+    detect_s = whole["median_s"]
+    flops_call = flops["per_image"] * batch
+    result = {
+        "batch": batch,
+        "input_size": side,
+        "images_per_s": rounded(batch / detect_s),
+        "ms_per_image": ms(detect_s / batch),
+        "detect_ms": {"median": ms(detect_s), "min": ms(whole["min_s"]),
+                      "max": ms(whole["max_s"])},
+        "split_ms": {key: ms(value) for key, value in split.items()},
+        "split_fraction": {key: rounded(value / total_split, 3) for key, value in split.items()},
+        "split_sum_over_detect": rounded(total_split / detect_s, 3),
+        "detections_per_image": rounded(float(np.mean(phases[-1]["detections"])), 3),
+        "gflop_per_call": rounded(flops_call / 1e9),
+        "achieved_gflops_per_s": rounded(flops_call / detect_s / 1e9),
+        "graph_gflops_per_s": rounded(flops_call / split["graph"] / 1e9),
+        "fraction_of_matmul_peak": rounded(flops_call / detect_s / 1e9 / peak_gflops, 3),
+    }
+    log(f"    {result['ms_per_image']} ms/image, {result['images_per_s']} images/s, split "
+        f"{result['split_ms']}, {result['achieved_gflops_per_s']} GFLOP/s")
+    if xla_fn is not None:
+        result["xla"] = run_xla(xla_fn, detector, images, args)
+    return result
+
+
+def run_xla(xla_fn, detector: MaskRCNN, images: list[np.ndarray], args) -> dict[str, Any]:
+    """Graph time with ``jit_compile=True``, or the error that prevented it."""
+    molded = [detector.mold_inputs([image]) for image in images]
+    batch = tf.constant(np.concatenate([m[0] for m in molded]))
+    metas = tf.constant(np.concatenate([m[1] for m in molded]))
+    try:
+        start = time.perf_counter()
+        xla_fn(batch, metas)["detections"].numpy()
+        first = time.perf_counter() - start
+    except Exception as error:  # an op without an XLA kernel (NMS, CropAndResize on CPU)
+        message = re.sub(r"\[_XlaMustCompile[^\]]*\]", "", str(error))
+        return {"ok": False, "error": error_string(error, text=message),
+                "unsupported_ops": sorted(set(re.findall(r"No registered '(\w+)' OpKernel",
+                                                         message)))}
+    timing = time_call(lambda: xla_fn(batch, metas)["detections"].numpy(), args.repeats,
+                       max(args.warmup - 1, 0))
+    return {"ok": True, "first_call_s": rounded(first), "graph_ms": ms(timing["median_s"])}
+
+
+def run_model(backbone: str, size: int, head: str, args, peak_gflops: float) -> dict[str, Any]:
+    """Build one inference model and time every batch size on it (only count its FLOPs
+    with ``--flops-only``)."""
+    config = make_config(backbone, size, head, max(args.batches), args)
+    reset_peak_rss()
+    rss_before = current_rss_mib()
+    start = time.perf_counter()
+    detector = MaskRCNN("inference", config, model_dir=args.model_dir)
+    build_s = time.perf_counter() - start
+    flops = inference_flops(detector.keras_model, config)
+    result = {
+        "backbone": backbone, "image_size": size, "head": head,
+        "num_classes": config.NUM_CLASSES,
+        "post_nms_rois": config.POST_NMS_ROIS_INFERENCE,
+        "detection_max_instances": config.DETECTION_MAX_INSTANCES,
+        "detection_min_confidence": config.DETECTION_MIN_CONFIDENCE,
+        "parameters": detector.keras_model.count_params(),
+        "build_s": rounded(build_s), "flops": flops,
+    }
+    if args.flops_only:
+        return result
+    image = np.zeros((size, size, 3), np.uint8)
+    start = time.perf_counter()
+    detector.detect([image])  # traces the predict function
+    first_call_s = time.perf_counter() - start
+    xla_fn = xla_predict(detector) if args.xla else None
+    batches = []
+    for batch in args.batches:
+        log(f"  {backbone} {size} {head} batch {batch}")
+        batches.append(run_batch(detector, flops, batch, args, peak_gflops, xla_fn))
+    result.update({"first_call_s": rounded(first_call_s), "batches": batches,
+                   "rss_before_mib": rss_before, "rss_after_mib": current_rss_mib(),
+                   "peak_rss_mib": peak_rss_mib()})
+    return result
+
+
+def head_comparison(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """U-Net over FCN ratios of ms/image and FLOPs where both heads ran."""
+    rows = []
+    by_key = {(r["backbone"], r["image_size"], r["head"]): r for r in results}
+    for (backbone, size, head), fcn in by_key.items():
+        unet = by_key.get((backbone, size, "unet"))
+        if head != "fcn" or unet is None:
+            continue
+        if "batches" not in fcn:
+            rows.append({"backbone": backbone, "image_size": size,
+                         "unet_over_fcn_flops": rounded(unet["flops"]["per_image"]
+                                                        / fcn["flops"]["per_image"], 3)})
+        for fb, ub in zip(fcn.get("batches", []), unet.get("batches", [])):
+            rows.append({"backbone": backbone, "image_size": size, "batch": fb["batch"],
+                         "fcn_ms_per_image": fb["ms_per_image"],
+                         "unet_ms_per_image": ub["ms_per_image"],
+                         "unet_over_fcn_time": rounded(ub["ms_per_image"] / fb["ms_per_image"],
+                                                       3),
+                         "unet_over_fcn_flops": rounded(unet["flops"]["per_image"]
+                                                        / fcn["flops"]["per_image"], 3)})
+    return rows
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backbones", nargs="+", default=["resnet50", "resnet101"])
+    parser.add_argument("--sizes", nargs="+", type=int, default=[512, 640, 1024])
+    parser.add_argument("--batches", nargs="+", type=int, default=[1, 4])
+    parser.add_argument("--heads", nargs="+", default=["fcn", "unet"])
+    parser.add_argument("--headline", action="store_true",
+                        help="the issue's headline: resnet50, 640x640, batch 1, fcn vs unet")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke settings: resnet_light light preset at 128, batch 1 and 2")
+    parser.add_argument("--repeats", type=int, default=5, help="timed calls (median)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed calls before timing")
+    parser.add_argument("--num-classes", type=int, default=81, help="incl. background")
+    parser.add_argument("--min-confidence", type=float, default=0.0)
+    parser.add_argument("--max-instances", type=int, default=100)
+    parser.add_argument("--post-nms-rois", type=int, default=None,
+                        help="POST_NMS_ROIS_INFERENCE (default: the config's)")
+    parser.add_argument("--input-size", type=int, default=None,
+                        help="side of the input images (default: the model's size)")
+    parser.add_argument("--xla", action="store_true",
+                        help="also try the predict function with jit_compile=True")
+    parser.add_argument("--flops-only", action="store_true",
+                        help="build the models and count FLOPs; no timing, no matmul peak")
+    parser.add_argument("--matmul-size", type=int, default=None)
+    parser.add_argument("--model-dir", default="logs")
+    args = parser.parse_args()
+    if args.headline:
+        args.backbones, args.sizes, args.batches = ["resnet50"], [640], [1]
+    if args.quick:
+        args.backbones, args.sizes, args.batches = ["resnet_light"], [128], [1, 2]
+        args.num_classes, args.max_instances = 4, 20
+        args.repeats, args.warmup = min(args.repeats, 3), min(args.warmup, 1)
+    args.matmul_size = args.matmul_size or (1024 if args.quick else 4096)
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    with stdout_to_stderr():
+        peak = {"gflops_per_s": 0.0, "skipped": "--flops-only"}
+        if not args.flops_only:
+            log(f"matmul peak ({args.matmul_size}x{args.matmul_size})")
+            peak = matmul_peak(args.matmul_size, repeats=3 if args.quick else 10)
+            log(f"  {peak['gflops_per_s']} GFLOP/s")
+        results = []
+        for backbone in args.backbones:
+            for size in args.sizes:
+                for head in args.heads:
+                    log(f"{backbone} {size}x{size} {head}: build")
+                    results.append(run_model(backbone, size, head, args,
+                                             peak["gflops_per_s"]))
+                    release()
+    emit({"benchmark": "inference", "quick": args.quick, "headline": args.headline,
+          "flops_only": args.flops_only,
+          "machine": machine_info(), "matmul_peak": peak,
+          "settings": {"repeats": args.repeats, "warmup": args.warmup, "xla": args.xla,
+                       "timing": "median of repeats after warmup, seconds per detect call"},
+          "results": results, "head_comparison": head_comparison(results),
+          "process_peak_rss_mib": process_peak_rss_mib()})
+
+
+if __name__ == "__main__":
+    main()

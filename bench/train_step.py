@@ -1,0 +1,195 @@
+"""Training benchmark: seconds per step, images/s and the input-pipeline / compute split.
+
+For each config (the shapes preset and a 512x512 ResNet-50 config, on shapes images)
+and each mask head, in one process:
+
+- ``pipeline``: iterating ``build_dataset`` alone (batches/s, nothing else running);
+- ``fit``: ``MaskRCNN.train`` for ``warmup + steps`` steps (``layers="all"``, with its
+  checkpoint and TensorBoard callbacks), timed between consecutive batch ends after the
+  first ``warmup`` steps (the first traces the step);
+- ``cached``: the same compiled train function, fitted on one cached batch
+  (``Dataset.from_tensors(batch).repeat()``, same element spec, so no retrace) with the
+  same timer, so no input pipeline runs.
+
+``compute_fraction`` = cached step / fit step: near 1 means the step is compute-bound;
+lower means the pipeline (which shares the CPU cores with the step) costs the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from typing import Any
+
+from common import (current_rss_mib, emit, log, machine_info, matmul_peak, median, peak_rss_mib,
+                    process_peak_rss_mib, release, reset_peak_rss, rounded, stdout_to_stderr)
+
+import keras
+import tensorflow as tf
+
+from mrcnn.config import Config
+from mrcnn.data.shapes import ShapesConfig, ShapesDataset
+from mrcnn.model import MaskRCNN
+from mrcnn.training import build_dataset
+
+CONFIGS = ("shapes", "resnet50_512")
+
+
+class StepTimer(keras.callbacks.Callback):
+    """Wall time between consecutive training batch ends (the first from train begin)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps: list[float] = []
+        self._last = 0.0
+
+    def on_train_begin(self, logs=None):
+        self._last = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        float((logs or {}).get("total_loss", 0.0))  # wait for the step's result
+        now = time.perf_counter()
+        self.steps.append(now - self._last)
+        self._last = now
+
+
+def make_config(name: str, head: str, args) -> Config:
+    """``shapes``: the shapes preset (128 px, resnet_light, batch 8); ``resnet50_512``:
+    ResNet-50-FPN with the library defaults at 512x512, batch ``--r50-batch``.
+    ``--quick`` keeps each base (so both code paths run) but shrinks it to 64 px,
+    resnet_light, narrow layers, batch 2."""
+    fields: dict[str, Any] = {"NAME": f"bench_{name}_{head}", "MASK_HEAD": head,
+                              "STEPS_PER_EPOCH": args.warmup + args.steps}
+    if name == "shapes":
+        base: type[Config] = ShapesConfig
+    else:
+        base = Config
+        fields.update(BACKBONE="resnet50", IMAGE_MIN_DIM=512, IMAGE_MAX_DIM=512,
+                      NUM_CLASSES=ShapesConfig.NUM_CLASSES, IMAGES_PER_GPU=args.r50_batch)
+    if args.quick:
+        fields.update(BACKBONE="resnet_light", IMAGES_PER_GPU=2, IMAGE_MIN_DIM=64,
+                      IMAGE_MAX_DIM=64, TOP_DOWN_PYRAMID_SIZE=32, RPN_CONV_DIM=32,
+                      PRE_NMS_LIMIT=256, POST_NMS_ROIS_TRAINING=64, POST_NMS_ROIS_INFERENCE=32,
+                      TRAIN_ROIS_PER_IMAGE=16,
+                      FPN_CLASSIF_FC_LAYERS_SIZE=32, MASK_HEAD_CONV_DIM=16,
+                      UNET_SKIP_FILTERS=(16, 16), UNET_BOTTLENECK_FILTERS=(16, 32, 16),
+                      UNET_UP14_FILTERS=(16, 8), UNET_UP28_FILTERS=(16, 16))
+    return type(f"Bench_{name}", (base,), fields)()
+
+
+def shapes_data(config: Config, count: int) -> ShapesDataset:
+    """``count`` shapes images at the config's image size."""
+    dataset = ShapesDataset()
+    size = int(config.IMAGE_MAX_DIM)
+    dataset.load_shapes(count, size, size, seed=0)
+    dataset.prepare()
+    return dataset
+
+
+def time_pipeline(dataset: ShapesDataset, config: Config, args) -> dict[str, Any]:
+    """Batches/s of the tf.data input pipeline iterated on its own."""
+    iterator = iter(build_dataset(dataset, config, shuffle=True, seed=0))
+    for _ in range(args.warmup):
+        next(iterator)
+    times = []
+    start = time.perf_counter()
+    for _ in range(args.steps):
+        t0 = time.perf_counter()
+        next(iterator)
+        times.append(time.perf_counter() - t0)
+    total = time.perf_counter() - start
+    return {"s_per_batch": rounded(total / args.steps),
+            "median_s_per_batch": rounded(median(times)),
+            "images_per_s": rounded(config.BATCH_SIZE * args.steps / total)}
+
+
+def run_variant(name: str, head: str, args) -> dict[str, Any]:
+    """Pipeline alone, fit end-to-end and the cached step for one config and head."""
+    config = make_config(name, head, args)
+    dataset = shapes_data(config, args.images)
+    reset_peak_rss()
+    rss_before = current_rss_mib()
+    log(f"{name} {head}: pipeline")
+    pipeline = time_pipeline(dataset, config, args)
+    log(f"{name} {head}: fit ({args.warmup} + {args.steps} steps)")
+    timer = StepTimer()
+    with tempfile.TemporaryDirectory() as model_dir:
+        start = time.perf_counter()
+        model = MaskRCNN("training", config, model_dir=model_dir)
+        build_s = time.perf_counter() - start
+        start = time.perf_counter()
+        model.train(dataset, None, learning_rate=config.LEARNING_RATE, epochs=1, layers="all",
+                    custom_callbacks=[timer], verbose=0)
+        train_s = time.perf_counter() - start
+    fit_steps = timer.steps[args.warmup:]
+    fit_s = median(fit_steps)
+    log(f"{name} {head}: cached batch")
+    batch = next(iter(build_dataset(dataset, config, shuffle=False)))
+    cached_timer = StepTimer()
+    model.keras_model.fit(tf.data.Dataset.from_tensors(batch).repeat(), epochs=1,
+                          steps_per_epoch=args.warmup + args.steps, callbacks=[cached_timer],
+                          verbose=0, shuffle=False)
+    cached_steps = cached_timer.steps[args.warmup:]
+    cached_s = median(cached_steps)
+    log(f"  fit {fit_s:.4g} s/step, cached {cached_s:.4g} s/step, pipeline "
+        f"{pipeline['s_per_batch']} s/batch")
+    result = {
+        "config": name, "head": head, "backbone": config.BACKBONE,
+        "image_size": int(config.IMAGE_MAX_DIM), "batch": config.BATCH_SIZE,
+        "base_config": type(config).__mro__[1].__name__, "optimizer": config.OPTIMIZER,
+        "train_bn": config.TRAIN_BN, "use_mini_mask": config.USE_MINI_MASK,
+        "train_rois_per_image": config.TRAIN_ROIS_PER_IMAGE,
+        "parameters": model.keras_model.count_params(),
+        "build_s": rounded(build_s),
+        "first_step_s": rounded(timer.steps[0]),
+        "train_call_s": rounded(train_s),
+        "fit": {"s_per_step": rounded(fit_s), "min_s_per_step": rounded(min(fit_steps)),
+                "images_per_s": rounded(config.BATCH_SIZE / fit_s), "steps": len(fit_steps)},
+        "cached": {"s_per_step": rounded(cached_s), "min_s_per_step": rounded(min(cached_steps)),
+                   "images_per_s": rounded(config.BATCH_SIZE / cached_s),
+                   "first_step_s": rounded(cached_timer.steps[0]),
+                   "steps": len(cached_steps)},
+        "pipeline": pipeline,
+        "compute_fraction": rounded(cached_s / fit_s, 3),
+        "pipeline_over_fit_step": rounded(pipeline["s_per_batch"] / fit_s, 3),
+        "rss_before_mib": rss_before, "rss_after_mib": current_rss_mib(),
+        "peak_rss_mib": peak_rss_mib(),
+    }
+    return result
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", nargs="+", choices=CONFIGS, default=list(CONFIGS))
+    parser.add_argument("--heads", nargs="+", default=["fcn", "unet"])
+    parser.add_argument("--steps", type=int, default=10, help="timed steps (median)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps before timing")
+    parser.add_argument("--r50-batch", type=int, default=2, help="images per step at 512 px")
+    parser.add_argument("--images", type=int, default=64, help="shapes images generated")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke settings: 64 px, narrow resnet_light, 3 steps")
+    args = parser.parse_args()
+    if args.quick:
+        args.steps, args.warmup, args.images = min(args.steps, 3), min(args.warmup, 1), 8
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    with stdout_to_stderr():
+        peak = matmul_peak(1024 if args.quick else 4096, repeats=3 if args.quick else 10)
+        results = []
+        for name in args.configs:
+            for head in args.heads:
+                results.append(run_variant(name, head, args))
+                release()
+    emit({"benchmark": "train_step", "quick": args.quick, "machine": machine_info(),
+          "matmul_peak": peak,
+          "settings": {"steps": args.steps, "warmup": args.warmup, "layers": "all",
+                       "timing": "median seconds per step after warmup"},
+          "results": results, "process_peak_rss_mib": process_peak_rss_mib()})
+
+
+if __name__ == "__main__":
+    main()

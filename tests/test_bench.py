@@ -1,0 +1,86 @@
+"""bench/ scripts: each ``--quick`` run prints one well-formed JSON object with the
+documented keys (timings are not checked)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MACHINE_KEYS = {"cpu_model", "logical_cores", "usable_cores", "tensorflow", "keras", "date"}
+
+
+def run_script(name: str, *args: str, timeout: float = 120) -> dict:
+    """Run ``bench/<name> --quick *args``; its stdout must be exactly one JSON object."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / name), "--quick", *args],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1, f"stdout must be one JSON line, got {proc.stdout[:2000]!r}"
+    result = json.loads(lines[0])
+    assert isinstance(result, dict) and result["quick"] is True
+    assert MACHINE_KEYS <= set(result["machine"])
+    return result
+
+
+def check_peak(peak: dict) -> None:
+    assert {"size", "gflops_per_s", "median_ms", "repeats"} <= set(peak)
+    assert peak["size"] == 1024 and peak["gflops_per_s"] > 0
+
+
+def test_common_matmul_peak():
+    result = run_script("common.py")
+    assert result["benchmark"] == "matmul_peak"
+    check_peak(result["matmul_peak"])
+    assert result["peak_rss_mib"] >= result["rss_mib"] > 0
+
+
+def test_inference_quick_with_xla():
+    result = run_script("inference.py", "--xla")
+    assert result["benchmark"] == "inference"
+    check_peak(result["matmul_peak"])
+    assert {(r["backbone"], r["image_size"], r["head"]) for r in result["results"]} == {
+        ("resnet_light", 128, "fcn"), ("resnet_light", 128, "unet")}
+    for model in result["results"]:
+        assert {"parameters", "build_s", "first_call_s", "peak_rss_mib"} <= set(model)
+        flops = model["flops"]
+        assert flops["per_image"] == (flops["backbone_fpn_rpn"]
+                                      + flops["box_head_per_roi"] * flops["box_head_rois"]
+                                      + flops["mask_head_per_roi"] * flops["mask_head_rois"])
+        # model_flops counts the shared RPN layers once (P2 only) and each head once.
+        assert flops["library_model_flops"] < (flops["backbone_fpn_rpn"]
+                                               + flops["box_head_per_roi"]
+                                               + flops["mask_head_per_roi"])
+        assert [b["batch"] for b in model["batches"]] == [1, 2]
+        for batch in model["batches"]:
+            assert {"images_per_s", "ms_per_image", "detect_ms", "detections_per_image",
+                    "achieved_gflops_per_s", "fraction_of_matmul_peak"} <= set(batch)
+            assert set(batch["split_ms"]) == {"preprocess", "graph", "postprocess"}
+            assert batch["xla"]["ok"] or batch["xla"]["error"]
+    assert len(result["head_comparison"]) == 2
+    assert {"unet_over_fcn_time", "unet_over_fcn_flops"} <= set(result["head_comparison"][0])
+
+
+def test_train_step_quick():
+    result = run_script("train_step.py", "--heads", "fcn")
+    assert result["benchmark"] == "train_step"
+    assert [(r["config"], r["head"]) for r in result["results"]] == [
+        ("shapes", "fcn"), ("resnet50_512", "fcn")]
+    for variant in result["results"]:
+        for part in ("fit", "cached"):
+            assert {"s_per_step", "images_per_s"} <= set(variant[part])
+        assert {"s_per_batch", "images_per_s"} <= set(variant["pipeline"])
+        assert {"compute_fraction", "first_step_s", "peak_rss_mib"} <= set(variant)
+
+
+def test_memory_quick():
+    result = run_script("memory.py")
+    assert result["benchmark"] == "memory"
+    assert [r["calls"] for r in result["readings"]] == [20, 50, 100]
+    assert all(r["rss_mib"] > 0 for r in result["readings"])
+    assert {"growth_percent", "kib_per_call", "predict_traces"} <= set(result)
+
