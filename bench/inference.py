@@ -18,8 +18,7 @@ by P2..P6 count five times. Layers downstream of a ``PyramidROIAlign`` see
 ``[B * R, ...]`` tensors whose leading dimension is ``None``; their count is per RoI
 and is multiplied by the RoIs actually run: ``POST_NMS_ROIS_INFERENCE`` for the box
 head (``roi_align_classifier``), ``DETECTION_MAX_INSTANCES`` for the mask head
-(``roi_align_mask``). ``mrcnn.flops.model_flops`` of the same model is reported for
-reference: it counts each layer once, with the shapes of its first call.
+(``roi_align_mask``). The counting is :func:`mrcnn.flops.flops_by_region`.
 
 ``--xla`` also calls the predict function with ``jit_compile=True``; where XLA cannot
 compile the graph (on CPU: no kernel for CombinedNonMaxSuppression, CropAndResize) the
@@ -29,7 +28,6 @@ result holds ``ok: false``, the error and the unsupported ops instead of a time.
 from __future__ import annotations
 
 import argparse
-import math
 import re
 import time
 from typing import Any
@@ -44,8 +42,7 @@ import tensorflow as tf
 
 from mrcnn.config import Config
 from mrcnn.data.shapes import ShapesConfig
-from mrcnn.flops import model_flops
-from mrcnn.layers import PyramidROIAlign
+from mrcnn.flops import flops_by_region
 from mrcnn.model import MaskRCNN
 
 BOX_REGION = "roi_align_classifier"
@@ -67,51 +64,9 @@ def make_config(backbone: str, size: int, head: str, max_batch: int, args) -> Co
 
 
 # ----------------------------------------------------------------------------- FLOPs
-def _node_flops(op: keras.layers.Layer, node) -> int:
-    """FLOPs of one call of a conv / deconv / dense layer, per leading-dimension row."""
-    if not isinstance(op, (keras.layers.Conv2D, keras.layers.Conv2DTranspose, keras.layers.Dense)):
-        return 0
-    x, y = node.input_tensors[0].shape, node.output_tensors[0].shape
-    if any(d is None for d in (*x[1:], *y[1:])):
-        raise ValueError(f"{op.name}: shapes {x} -> {y} are not static; FLOPs need "
-                         "IMAGE_RESIZE_MODE 'square' or 'crop'")
-    if isinstance(op, keras.layers.Conv2DTranspose):
-        kh, kw = op.kernel_size
-        return 2 * kh * kw * x[-1] * op.filters * x[1] * x[2]
-    if isinstance(op, keras.layers.Conv2D):
-        kh, kw = op.kernel_size
-        return 2 * kh * kw * (x[-1] // op.groups) * y[-1] * y[1] * y[2]
-    return 2 * x[-1] * op.units * math.prod(x[1:-1])
-
-
-def graph_flops(model: keras.Model) -> dict[str, int]:
-    """FLOPs of every conv/dense call of a functional model, by region.
-
-    A node's region is the region of the node producing its first input; a
-    ``PyramidROIAlign`` node starts a region named after its layer. Returns
-    ``{"image": per image, "<roi align name>": per RoI, ...}``.
-    """
-    nodes = [node for depth in sorted(model._nodes_by_depth, reverse=True)
-             for node in model._nodes_by_depth[depth]]
-    region_of: dict[int, str] = {}
-    totals: dict[str, int] = {"image": 0}
-    for node in nodes:  # inputs first: a node's parents have a larger depth
-        op = node.operation
-        if isinstance(op, PyramidROIAlign):
-            region = op.name
-        elif node.input_tensors:
-            parent, index, _ = node.input_tensors[0]._keras_history
-            region = region_of.get(id(parent._inbound_nodes[index]), "image")
-        else:
-            region = "image"
-        region_of[id(node)] = region
-        totals[region] = totals.get(region, 0) + _node_flops(op, node)
-    return totals
-
-
 def inference_flops(model: keras.Model, config: Config) -> dict[str, Any]:
     """FLOPs of one image through the inference graph, with the counting split."""
-    regions = graph_flops(model)
+    regions = flops_by_region(model)
     box_rois, mask_rois = config.POST_NMS_ROIS_INFERENCE, config.DETECTION_MAX_INSTANCES
     per_image = (regions["image"] + regions.get(BOX_REGION, 0) * box_rois
                  + regions.get(MASK_REGION, 0) * mask_rois)
@@ -120,7 +75,6 @@ def inference_flops(model: keras.Model, config: Config) -> dict[str, Any]:
         "box_head_per_roi": regions.get(BOX_REGION, 0), "box_head_rois": box_rois,
         "mask_head_per_roi": regions.get(MASK_REGION, 0), "mask_head_rois": mask_rois,
         "per_image": per_image,
-        "library_model_flops": model_flops(model),
     }
 
 

@@ -51,10 +51,6 @@ def test_inference_quick_with_xla():
         assert flops["per_image"] == (flops["backbone_fpn_rpn"]
                                       + flops["box_head_per_roi"] * flops["box_head_rois"]
                                       + flops["mask_head_per_roi"] * flops["mask_head_rois"])
-        # model_flops counts the shared RPN layers once (P2 only) and each head once.
-        assert flops["library_model_flops"] < (flops["backbone_fpn_rpn"]
-                                               + flops["box_head_per_roi"]
-                                               + flops["mask_head_per_roi"])
         assert [b["batch"] for b in model["batches"]] == [1, 2]
         for batch in model["batches"]:
             assert {"images_per_s", "ms_per_image", "detect_ms", "detections_per_image",

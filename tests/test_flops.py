@@ -25,3 +25,25 @@ def test_fcn_head_flops_per_roi():
     deconv = 2 * 4 * w * w * 14 * 14
     final = 2 * w * c * 28 * 28
     assert mask_head_profile(config)["flops_per_roi"] == convs + deconv + final
+
+
+def test_a_shared_layer_counts_once_per_call():
+    a, b = keras.Input((8, 8, 3)), keras.Input((4, 4, 3))
+    shared = keras.layers.Conv2D(2, 1)
+    model = keras.Model([a, b], [shared(a), shared(b)])
+    assert model_flops(model) == 2 * 3 * 2 * (64 + 16)
+
+
+def test_detection_graph_splits_per_image_and_per_roi_flops():
+    from mrcnn.flops import flops_by_region
+    from mrcnn.graph import build_graph
+
+    config = tiny_config(MASK_HEAD="fcn")
+    regions = flops_by_region(build_graph("inference", config))
+    assert set(regions) == {"image", "roi_align_classifier", "roi_align_mask"}
+    d, w, c = config.TOP_DOWN_PYRAMID_SIZE, config.MASK_HEAD_CONV_DIM, config.NUM_CLASSES
+    assert regions["roi_align_mask"] == (2 * 9 * (d * w + 3 * w * w) * 14 * 14
+                                         + 2 * 4 * w * w * 14 * 14 + 2 * w * c * 28 * 28)
+    # The RPN's shared 3x3 conv runs on P2..P6 (16, 8, 4, 2, 1 px squares for 64 px images).
+    rpn = 2 * 9 * d * config.RPN_CONV_DIM * (256 + 64 + 16 + 4 + 1)
+    assert regions["image"] > rpn
