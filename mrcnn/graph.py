@@ -18,7 +18,7 @@ from mrcnn.heads.mask import build_mask_head
 from mrcnn.heads.rpn import build_rpn
 from mrcnn.layers import (AnchorsLayer, DetectionBoxes, DetectionLayer, DetectionTargetLayer,
                           LossLayer, ProposalLayer, PyramidROIAlign, RoiBatchReshape,
-                          RpnTargetLayer, SelectClassMasks)
+                          RpnTargetLayer, SelectClassMasks, ValidDetectionRows)
 
 LOSS_NAMES = ("rpn_class_loss", "rpn_bbox_loss", "mrcnn_class_loss", "mrcnn_bbox_loss",
               "mrcnn_mask_loss")
@@ -43,12 +43,11 @@ def _roi_heads(rois, image, mrcnn_maps, config):
             reshape(name="mrcnn_bbox_rois")(deltas, rois))
 
 
-def _mask_branch(rois, image, mrcnn_maps, config):
-    """Per-class mask probabilities ``[B * R, 28, 28, C]`` for ``rois`` ``[B, R, 4]``."""
-    pooled = PyramidROIAlign(config.MASK_POOL_SIZE, config.ROI_CANONICAL_SIZE,
-                             config.ROI_CANONICAL_LEVEL, name="roi_align_mask")(
+def _mask_features(rois, image, mrcnn_maps, config):
+    """RoIAlign ``[B * R, 14, 14, D]`` of ``rois`` ``[B, R, 4]`` for the mask head."""
+    return PyramidROIAlign(config.MASK_POOL_SIZE, config.ROI_CANONICAL_SIZE,
+                           config.ROI_CANONICAL_LEVEL, name="roi_align_mask")(
         rois, image, *mrcnn_maps)
-    return build_mask_head(pooled, config)
 
 
 def build_graph(mode: str, config) -> keras.Model:
@@ -102,8 +101,8 @@ def build_graph(mode: str, config) -> keras.Model:
             rpn_rois, gt_class_ids, gt_boxes, gt_masks, image)
 
         class_logits, _, bbox = _roi_heads(rois, image, mrcnn_maps, config)
-        masks = RoiBatchReshape(name="mrcnn_mask_rois")(
-            _mask_branch(rois, image, mrcnn_maps, config), rois)
+        masks = build_mask_head(_mask_features(rois, image, mrcnn_maps, config), config)
+        masks = RoiBatchReshape(name="mrcnn_mask_rois")(masks, rois)
 
         losses = [
             LossLayer("rpn_class_loss")(rpn_match, rpn_logits),
@@ -119,8 +118,10 @@ def build_graph(mode: str, config) -> keras.Model:
     detections = DetectionLayer(config.DETECTION_MAX_INSTANCES, config.DETECTION_MIN_CONFIDENCE,
                                 config.DETECTION_NMS_THRESHOLD, config.BBOX_STD_DEV,
                                 name="mrcnn_detection")(rpn_rois, class_probs, bbox, image_meta)
-    detection_boxes = DetectionBoxes(name="detection_boxes")(detections)
-    masks = _mask_branch(detection_boxes, image, mrcnn_maps, config)
+    features = _mask_features(DetectionBoxes(name="detection_boxes")(detections), image,
+                              mrcnn_maps, config)
+    features = ValidDetectionRows(name="valid_detections")(features, detections)
+    masks = build_mask_head(features, config)  # real detections only, not padding
     masks = SelectClassMasks(name="mrcnn_mask_detections")(masks, detections)
     outputs = {"detections": detections, "mrcnn_mask": masks, "rpn_rois": rpn_rois,
                "rpn_class": rpn_probs, "rpn_bbox": rpn_bbox, "mrcnn_class": class_probs,

@@ -3,7 +3,7 @@
 from mrcnn.layers.anchors import AnchorsLayer
 from mrcnn.layers.batch_norm import BatchNorm
 from mrcnn.layers.detection import DetectionLayer
-from mrcnn.layers.detection_masks import DetectionBoxes, SelectClassMasks
+from mrcnn.layers.detection_masks import DetectionBoxes, SelectClassMasks, ValidDetectionRows
 from mrcnn.layers.losses import LossLayer
 from mrcnn.layers.proposals import ProposalLayer
 from mrcnn.layers.roi_align import PyramidROIAlign, RoiBatchReshape, assign_roi_levels
@@ -14,5 +14,5 @@ __all__ = [
     "AnchorsLayer", "BatchNorm", "DetectionBoxes", "DetectionLayer", "DetectionTargetLayer",
     "LossLayer",
     "ProposalLayer", "PyramidROIAlign", "RoiBatchReshape", "RpnTargetLayer", "SelectClassMasks",
-    "assign_roi_levels",
+    "ValidDetectionRows", "assign_roi_levels",
 ]

@@ -1,4 +1,8 @@
-"""Small glue layers that feed final detections to the mask head and pick their masks."""
+"""Glue layers that run the mask head on the final detections only and pick their masks.
+
+Padding rows of the detection layer (class id 0) never reach the mask head: with few
+objects in an image that skips most of its work.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +18,41 @@ class DetectionBoxes(keras.layers.Layer):
         return tf.stop_gradient(detections[..., :4])
 
 
+def _valid_rows(detections):
+    """``[B * D]`` bool: rows of ``[B, D, 6]`` detections that are real (class id > 0)."""
+    return tf.reshape(detections[..., 4] > 0, [-1])
+
+
+@keras.saving.register_keras_serializable(package="mrcnn")
+class ValidDetectionRows(keras.layers.Layer):
+    """Keep the rows of a per-detection tensor ``[B * D, ...]`` that are real detections,
+    in row order, plus one zero row at the end: ``[N + 1, ...]``.
+
+    The extra row keeps the batch non-empty: TensorFlow's oneDNN Conv2D returns a wrongly
+    shaped tensor for an empty batch, which would break images without detections.
+    """
+
+    def call(self, x, detections):
+        rows = tf.boolean_mask(x, _valid_rows(detections))
+        return tf.concat([rows, tf.zeros_like(x[:1])], axis=0)
+
+
 @keras.saving.register_keras_serializable(package="mrcnn")
 class SelectClassMasks(keras.layers.Layer):
-    """Keep the detected class's channel: ``[B * D, h, w, C]`` -> ``[B, D, h, w]``."""
+    """Each real detection's class channel, back in detection order.
+
+    ``masks`` ``[N + 1, h, w, C]`` for the real detections and the extra row of
+    :class:`ValidDetectionRows`, ``detections`` ``[B, D, 6]`` -> ``[B, D, h, w]``, zeros
+    on padding rows.
+    """
 
     def call(self, masks, detections):
-        class_ids = tf.cast(detections[..., 4], tf.int32)  # [B, D]
-        flat_ids = tf.reshape(class_ids, [-1])
-        chosen = tf.gather(tf.transpose(masks, [0, 3, 1, 2]), flat_ids, batch_dims=1)
-        shape = tf.concat([tf.shape(class_ids), tf.shape(masks)[1:3]], axis=0)
-        return tf.reshape(chosen, shape)
+        masks = masks[:-1]
+        valid = _valid_rows(detections)
+        class_ids = tf.boolean_mask(tf.cast(tf.reshape(detections[..., 4], [-1]), tf.int32),
+                                    valid)
+        chosen = tf.gather(tf.transpose(masks, [0, 3, 1, 2]), class_ids, batch_dims=1)
+        rows = tf.cast(tf.where(valid), tf.int32)  # [N, 1]
+        size = tf.shape(masks)[1:3]
+        flat = tf.scatter_nd(rows, chosen, tf.concat([tf.shape(valid), size], axis=0))
+        return tf.reshape(flat, tf.concat([tf.shape(detections)[:2], size], axis=0))

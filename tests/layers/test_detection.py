@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from mrcnn.data.image_meta import compose_image_meta
-from mrcnn.layers import DetectionBoxes, DetectionLayer, SelectClassMasks
+from mrcnn.layers import DetectionBoxes, DetectionLayer, SelectClassMasks, ValidDetectionRows
 from tests.twins import np_decode, np_iou
 
 STD = np.array([0.1, 0.1, 0.2, 0.2], np.float32)
@@ -155,11 +155,16 @@ def test_select_class_masks_and_detection_boxes():
     detections = np.zeros((b, d, 6), np.float32)
     detections[..., :4] = rng.uniform(size=(b, d, 4))
     detections[..., 4] = [[2, 1, 3], [3, 0, 0]]  # last two of image 1 are padding
-    got = SelectClassMasks()(tf.constant(masks), tf.constant(detections)).numpy()
+    valid = detections[..., 4].reshape(-1) > 0
+    rows = ValidDetectionRows()(tf.constant(masks), tf.constant(detections)).numpy()
+    np.testing.assert_array_equal(rows[:-1], masks[valid])
+    np.testing.assert_array_equal(rows[-1], 0.0)
+    got = SelectClassMasks()(tf.constant(rows), tf.constant(detections)).numpy()
     assert got.shape == (b, d, h, h)
     for i in range(b):
         for k in range(d):
-            np.testing.assert_array_equal(got[i, k],
-                                          masks[i * d + k, :, :, int(detections[i, k, 4])])
+            class_id = int(detections[i, k, 4])
+            expected = masks[i * d + k, :, :, class_id] if class_id else np.zeros((h, h))
+            np.testing.assert_array_equal(got[i, k], expected)
     boxes = DetectionBoxes()(tf.constant(detections)).numpy()
     np.testing.assert_array_equal(boxes, detections[..., :4])

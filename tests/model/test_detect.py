@@ -88,3 +88,11 @@ def test_detect_in_pad64_mode_batches_mixed_sizes(tmp_path):
     results = detector.detect(images)
     assert [r["masks"].shape[:2] for r in results] == sizes
     assert detector._predict_fn().experimental_get_tracing_count() == 1
+
+
+def test_detect_with_no_detection_at_all(tmp_path):
+    """Nothing passes the threshold: the mask head runs on an empty batch, results are empty."""
+    detector = MaskRCNN("inference", tiny_config(DETECTION_MIN_CONFIDENCE=1.0), str(tmp_path))
+    out = detector.detect([np.zeros((64, 64, 3), np.uint8), np.zeros((40, 64, 3), np.uint8)])
+    assert [r["masks"].shape for r in out] == [(64, 64, 0), (40, 64, 0)]
+    assert all(len(r["class_ids"]) == 0 for r in out)
