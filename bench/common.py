@@ -77,15 +77,18 @@ def median(values: list[float]) -> float:
 
 
 # ----------------------------------------------------------------------------- matmul peak
-def matmul_peak(size: int = 4096, repeats: int = 5, warmup: int = 2) -> dict[str, Any]:
-    """fp32 ``tf.linalg.matmul`` of two ``size x size`` matrices: median GFLOP/s (2 n^3)."""
+def matmul_peak(size: int = 4096, repeats: int = 5, warmup: int = 2,
+                dtype: str = "float32") -> dict[str, Any]:
+    """``tf.linalg.matmul`` of two ``size x size`` matrices of ``dtype``: median GFLOP/s
+    (2 n^3)."""
     a = tf.random.normal([size, size], dtype=tf.float32, seed=1)
     b = tf.random.normal([size, size], dtype=tf.float32, seed=2)
+    a, b = tf.cast(a, dtype), tf.cast(b, dtype)
     matmul = tf.function(tf.linalg.matmul)
     timing = time_call(lambda: matmul(a, b).numpy(), repeats, warmup)
     flops = 2.0 * size ** 3
-    return {"size": size, "dtype": "float32", "gflops_per_s": rounded(flops / timing["median_s"]
-                                                                       / 1e9),
+    return {"size": size, "dtype": dtype, "gflops_per_s": rounded(flops / timing["median_s"]
+                                                                   / 1e9),
             "median_ms": rounded(timing["median_s"] * 1e3), "repeats": repeats,
             "warmup": warmup}
 

@@ -43,18 +43,23 @@ import tensorflow as tf
 from mrcnn.config import Config
 from mrcnn.data.shapes import ShapesConfig
 from mrcnn.flops import flops_by_region
+from mrcnn.heads.box import build_box_head
+from mrcnn.heads.mask import build_mask_head
 from mrcnn.model import MaskRCNN
+from mrcnn.precision import dtype_policy
 
 BOX_REGION = "roi_align_classifier"
 MASK_REGION = "roi_align_mask"
 
 
 # ----------------------------------------------------------------------------- configs
-def make_config(backbone: str, size: int, head: str, max_batch: int, args) -> Config:
+def make_config(backbone: str, size: int, head: str, max_batch: int, args,
+                policy: str = "float32") -> Config:
     """The benchmark's inference config; ``--quick`` builds on the shapes preset."""
     base = ShapesConfig if args.quick else Config
     fields = {"NAME": f"bench_{backbone}_{size}_{head}", "BACKBONE": backbone,
               "IMAGE_MIN_DIM": size, "IMAGE_MAX_DIM": size, "MASK_HEAD": head,
+              "DTYPE_POLICY": policy,
               "NUM_CLASSES": args.num_classes, "IMAGES_PER_GPU": max_batch,
               "DETECTION_MIN_CONFIDENCE": args.min_confidence,
               "DETECTION_MAX_INSTANCES": args.max_instances}
@@ -172,10 +177,11 @@ def run_xla(xla_fn, detector: MaskRCNN, images: list[np.ndarray], args) -> dict[
     return {"ok": True, "first_call_s": rounded(first), "graph_ms": ms(timing["median_s"])}
 
 
-def run_model(backbone: str, size: int, head: str, args, peak_gflops: float) -> dict[str, Any]:
+def run_model(backbone: str, size: int, head: str, args, peak_gflops: float,
+              policy: str = "float32") -> dict[str, Any]:
     """Build one inference model and time every batch size on it (only count its FLOPs
     with ``--flops-only``)."""
-    config = make_config(backbone, size, head, max(args.batches), args)
+    config = make_config(backbone, size, head, max(args.batches), args, policy)
     reset_peak_rss()
     rss_before = current_rss_mib()
     start = time.perf_counter()
@@ -183,7 +189,7 @@ def run_model(backbone: str, size: int, head: str, args, peak_gflops: float) -> 
     build_s = time.perf_counter() - start
     flops = inference_flops(detector.keras_model, config)
     result = {
-        "backbone": backbone, "image_size": size, "head": head,
+        "backbone": backbone, "image_size": size, "head": head, "dtype_policy": policy,
         "num_classes": config.NUM_CLASSES,
         "post_nms_rois": config.POST_NMS_ROIS_INFERENCE,
         "detection_max_instances": config.DETECTION_MAX_INSTANCES,
@@ -211,24 +217,78 @@ def run_model(backbone: str, size: int, head: str, args, peak_gflops: float) -> 
 def head_comparison(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """U-Net over FCN ratios of ms/image and FLOPs where both heads ran."""
     rows = []
-    by_key = {(r["backbone"], r["image_size"], r["head"]): r for r in results}
-    for (backbone, size, head), fcn in by_key.items():
-        unet = by_key.get((backbone, size, "unet"))
+    by_key = {(r["backbone"], r["image_size"], r["dtype_policy"], r["head"]): r
+              for r in results}
+    for (backbone, size, policy, head), fcn in by_key.items():
+        unet = by_key.get((backbone, size, policy, "unet"))
         if head != "fcn" or unet is None:
             continue
         if "batches" not in fcn:
-            rows.append({"backbone": backbone, "image_size": size,
+            rows.append({"backbone": backbone, "image_size": size, "dtype_policy": policy,
                          "unet_over_fcn_flops": rounded(unet["flops"]["per_image"]
                                                         / fcn["flops"]["per_image"], 3)})
         for fb, ub in zip(fcn.get("batches", []), unet.get("batches", [])):
-            rows.append({"backbone": backbone, "image_size": size, "batch": fb["batch"],
-                         "fcn_ms_per_image": fb["ms_per_image"],
+            rows.append({"backbone": backbone, "image_size": size, "dtype_policy": policy,
+                         "batch": fb["batch"], "fcn_ms_per_image": fb["ms_per_image"],
                          "unet_ms_per_image": ub["ms_per_image"],
                          "unet_over_fcn_time": rounded(ub["ms_per_image"] / fb["ms_per_image"],
                                                        3),
                          "unet_over_fcn_flops": rounded(unet["flops"]["per_image"]
                                                         / fcn["flops"]["per_image"], 3)})
     return rows
+
+
+def precision_comparison(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """ms/image of each mixed policy over float32 for the same model and batch."""
+    rows = []
+    base = {(r["backbone"], r["image_size"], r["head"]): r for r in results
+            if r["dtype_policy"] == "float32" and "batches" in r}
+    for r in results:
+        ref = base.get((r["backbone"], r["image_size"], r["head"]))
+        if r["dtype_policy"] == "float32" or ref is None or "batches" not in r:
+            continue
+        for rb, fb in zip(r["batches"], ref["batches"]):
+            rows.append({"backbone": r["backbone"], "image_size": r["image_size"],
+                         "head": r["head"], "batch": rb["batch"],
+                         "dtype_policy": r["dtype_policy"],
+                         "float32_ms_per_image": fb["ms_per_image"],
+                         "ms_per_image": rb["ms_per_image"],
+                         "time_over_float32": rounded(rb["ms_per_image"] / fb["ms_per_image"],
+                                                      3)})
+    return rows
+
+
+def head_xla(config: Config, rois: int, args) -> dict[str, Any]:
+    """The box head (on ``POST_NMS_ROIS_INFERENCE`` RoIs) and the mask head (on ``rois``)
+    alone, on random RoIAlign features, with and without ``jit_compile``: these contain
+    no NMS or CropAndResize, so XLA can compile them on the CPU."""
+    depth = config.TOP_DOWN_PYRAMID_SIZE
+    with dtype_policy(config.DTYPE_POLICY):
+        pooled = keras.Input((config.POOL_SIZE, config.POOL_SIZE, depth))
+        box = keras.Model(pooled, build_box_head(pooled, config.NUM_CLASSES,
+                                                 config.FPN_CLASSIF_FC_LAYERS_SIZE,
+                                                 config.TRAIN_BN))
+        pooled = keras.Input((config.MASK_POOL_SIZE, config.MASK_POOL_SIZE, depth))
+        mask = keras.Model(pooled, build_mask_head(pooled, config))
+    rng = np.random.default_rng(0)
+    out = {}
+    for name, model, count in (("box_head", box, config.POST_NMS_ROIS_INFERENCE),
+                               ("mask_head", mask, rois)):
+        shape = (count,) + tuple(model.inputs[0].shape[1:])
+        features = tf.constant(rng.standard_normal(shape, dtype=np.float32))
+        times = {}
+        for jit in (False, True):
+            fn = tf.function(lambda x, m=model: m(x, training=False), jit_compile=jit)
+            try:
+                timing = time_call(lambda f=fn: tf.nest.map_structure(
+                    lambda t: t.numpy(), f(features)), args.repeats, args.warmup + 1)
+                times["xla_ms" if jit else "ms"] = ms(timing["median_s"])
+            except Exception as error:  # report, as for the whole graph
+                times["xla_error"] = error_string(error)
+        if "xla_ms" in times:
+            times["xla_speedup"] = rounded(times["ms"] / times["xla_ms"], 3)
+        out[name] = {"rois": count, **times}
+    return out
 
 
 def parse_args() -> argparse.Namespace:
@@ -250,6 +310,9 @@ def parse_args() -> argparse.Namespace:
                         help="POST_NMS_ROIS_INFERENCE (default: the config's)")
     parser.add_argument("--input-size", type=int, default=None,
                         help="side of the input images (default: the model's size)")
+    parser.add_argument("--dtype-policies", nargs="+", default=["float32"],
+                        help="Config.DTYPE_POLICY values to compare (float32, "
+                             "mixed_bfloat16, mixed_float16)")
     parser.add_argument("--xla", action="store_true",
                         help="also try the predict function with jit_compile=True")
     parser.add_argument("--flops-only", action="store_true",
@@ -275,20 +338,33 @@ def main() -> None:
             log(f"matmul peak ({args.matmul_size}x{args.matmul_size})")
             peak = matmul_peak(args.matmul_size, repeats=3 if args.quick else 10)
             log(f"  {peak['gflops_per_s']} GFLOP/s")
-        results = []
+        peak_16 = {policy: matmul_peak(args.matmul_size, repeats=3 if args.quick else 10,
+                                       dtype=policy.removeprefix("mixed_"))
+                   for policy in args.dtype_policies
+                   if policy != "float32" and not args.flops_only}
+        results, heads = [], []
         for backbone in args.backbones:
             for size in args.sizes:
-                for head in args.heads:
-                    log(f"{backbone} {size}x{size} {head}: build")
-                    results.append(run_model(backbone, size, head, args,
-                                             peak["gflops_per_s"]))
-                    release()
+                for policy in args.dtype_policies:
+                    for head in args.heads:
+                        log(f"{backbone} {size}x{size} {head} {policy}: build")
+                        results.append(run_model(backbone, size, head, args,
+                                                 peak["gflops_per_s"], policy))
+                        if args.xla:
+                            config = make_config(backbone, size, head, 1, args, policy)
+                            log(f"  {head} heads alone, jit_compile off/on")
+                            heads.append({"backbone": backbone, "image_size": size,
+                                          "head": head, "dtype_policy": policy,
+                                          **head_xla(config, args.max_instances, args)})
+                        release()
     emit({"benchmark": "inference", "quick": args.quick, "headline": args.headline,
           "flops_only": args.flops_only,
           "machine": machine_info(), "matmul_peak": peak,
+          "matmul_peak_16bit": peak_16,
           "settings": {"repeats": args.repeats, "warmup": args.warmup, "xla": args.xla,
                        "timing": "median of repeats after warmup, seconds per detect call"},
           "results": results, "head_comparison": head_comparison(results),
+          "precision_comparison": precision_comparison(results), "heads_xla": heads,
           "process_peak_rss_mib": process_peak_rss_mib()})
 
 

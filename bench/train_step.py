@@ -54,12 +54,13 @@ class StepTimer(keras.callbacks.Callback):
         self._last = now
 
 
-def make_config(name: str, head: str, args) -> Config:
+def make_config(name: str, head: str, args, policy: str = "float32") -> Config:
     """``shapes``: the shapes preset (128 px, resnet_light, batch 8); ``resnet50_512``:
     ResNet-50-FPN with the library defaults at 512x512, batch ``--r50-batch``.
     ``--quick`` keeps each base (so both code paths run) but shrinks it to 64 px,
     resnet_light, narrow layers, batch 2."""
     fields: dict[str, Any] = {"NAME": f"bench_{name}_{head}", "MASK_HEAD": head,
+                              "DTYPE_POLICY": policy,
                               "STEPS_PER_EPOCH": args.warmup + args.steps}
     if name == "shapes":
         base: type[Config] = ShapesConfig
@@ -104,9 +105,10 @@ def time_pipeline(dataset: ShapesDataset, config: Config, args) -> dict[str, Any
             "images_per_s": rounded(config.BATCH_SIZE * args.steps / total)}
 
 
-def run_variant(name: str, head: str, args) -> dict[str, Any]:
-    """Pipeline alone, fit end-to-end and the cached step for one config and head."""
-    config = make_config(name, head, args)
+def run_variant(name: str, head: str, args, policy: str = "float32") -> dict[str, Any]:
+    """Pipeline alone, fit end-to-end and the cached step for one config, head and dtype
+    policy."""
+    config = make_config(name, head, args, policy)
     dataset = shapes_data(config, args.images)
     reset_peak_rss()
     rss_before = current_rss_mib()
@@ -135,7 +137,7 @@ def run_variant(name: str, head: str, args) -> dict[str, Any]:
     log(f"  fit {fit_s:.4g} s/step, cached {cached_s:.4g} s/step, pipeline "
         f"{pipeline['s_per_batch']} s/batch")
     result = {
-        "config": name, "head": head, "backbone": config.BACKBONE,
+        "config": name, "head": head, "dtype_policy": policy, "backbone": config.BACKBONE,
         "image_size": int(config.IMAGE_MAX_DIM), "batch": config.BATCH_SIZE,
         "base_config": type(config).__mro__[1].__name__, "optimizer": config.OPTIMIZER,
         "train_bn": config.TRAIN_BN, "use_mini_mask": config.USE_MINI_MASK,
@@ -159,6 +161,22 @@ def run_variant(name: str, head: str, args) -> dict[str, Any]:
     return result
 
 
+def precision_comparison(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Cached (compute-only) step time of each mixed policy over float32's."""
+    base = {(r["config"], r["head"]): r for r in results if r["dtype_policy"] == "float32"}
+    rows = []
+    for r in results:
+        ref = base.get((r["config"], r["head"]))
+        if r["dtype_policy"] != "float32" and ref is not None:
+            rows.append({"config": r["config"], "head": r["head"],
+                         "dtype_policy": r["dtype_policy"],
+                         "float32_s_per_step": ref["cached"]["s_per_step"],
+                         "s_per_step": r["cached"]["s_per_step"],
+                         "time_over_float32": rounded(r["cached"]["s_per_step"]
+                                                      / ref["cached"]["s_per_step"], 3)})
+    return rows
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", nargs="+", choices=CONFIGS, default=list(CONFIGS))
@@ -167,6 +185,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps before timing")
     parser.add_argument("--r50-batch", type=int, default=2, help="images per step at 512 px")
     parser.add_argument("--images", type=int, default=64, help="shapes images generated")
+    parser.add_argument("--dtype-policies", nargs="+", default=["float32"],
+                        help="Config.DTYPE_POLICY values to compare")
     parser.add_argument("--quick", action="store_true",
                         help="smoke settings: 64 px, narrow resnet_light, 3 steps")
     args = parser.parse_args()
@@ -181,14 +201,17 @@ def main() -> None:
         peak = matmul_peak(1024 if args.quick else 4096, repeats=3 if args.quick else 10)
         results = []
         for name in args.configs:
-            for head in args.heads:
-                results.append(run_variant(name, head, args))
-                release()
+            for policy in args.dtype_policies:
+                for head in args.heads:
+                    log(f"{name} {head} {policy}")
+                    results.append(run_variant(name, head, args, policy))
+                    release()
     emit({"benchmark": "train_step", "quick": args.quick, "machine": machine_info(),
           "matmul_peak": peak,
           "settings": {"steps": args.steps, "warmup": args.warmup, "layers": "all",
                        "timing": "median seconds per step after warmup"},
-          "results": results, "process_peak_rss_mib": process_peak_rss_mib()})
+          "results": results, "precision_comparison": precision_comparison(results),
+          "process_peak_rss_mib": process_peak_rss_mib()})
 
 
 if __name__ == "__main__":

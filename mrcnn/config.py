@@ -101,6 +101,11 @@ class Config:
     DETECTION_MIN_CONFIDENCE = 0.7
     DETECTION_NMS_THRESHOLD = 0.3
 
+    # --- Numerics -------------------------------------------------------------------
+    # "float32", "mixed_float16" or "mixed_bfloat16" (see mrcnn.precision): the convs and
+    # dense layers compute in 16 bits; boxes, NMS, targets and losses stay in float32.
+    DTYPE_POLICY = "float32"
+
     # --- Optimisation -------------------------------------------------------------
     OPTIMIZER = "sgd"  # "sgd" (with MOMENTUM) or "adamw"
     LEARNING_RATE = 0.001
@@ -226,6 +231,10 @@ class Config:
             if len(widths) < 1 or any(int(w) < 1 for w in widths):
                 fail(field, "must be a non-empty sequence of positive widths")
 
+        from mrcnn.precision import POLICIES
+
+        if self.DTYPE_POLICY not in POLICIES:
+            fail("DTYPE_POLICY", f"must be one of {', '.join(POLICIES)}")
         if self.OPTIMIZER not in ("sgd", "adamw"):
             fail("OPTIMIZER", "must be 'sgd' or 'adamw'")
         if not (isinstance(self.LEARNING_RATE, (int, float)) and self.LEARNING_RATE > 0):

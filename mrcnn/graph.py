@@ -19,6 +19,7 @@ from mrcnn.heads.rpn import build_rpn
 from mrcnn.layers import (AnchorsLayer, DetectionBoxes, DetectionLayer, DetectionTargetLayer,
                           LossLayer, ProposalLayer, PyramidROIAlign, RoiBatchReshape,
                           RpnTargetLayer, SelectClassMasks, ValidDetectionRows)
+from mrcnn.precision import dtype_policy
 
 LOSS_NAMES = ("rpn_class_loss", "rpn_bbox_loss", "mrcnn_class_loss", "mrcnn_bbox_loss",
               "mrcnn_mask_loss")
@@ -61,9 +62,17 @@ def build_graph(mode: str, config) -> keras.Model:
     ``[B, D, 6]`` (normalized box, class id, score), ``mrcnn_mask`` ``[B, D, 28, 28]``
     (the detected class's channel), and for inspection ``rpn_rois``, ``rpn_class``,
     ``rpn_bbox``, ``mrcnn_class``, ``mrcnn_bbox``.
+
+    Layers are built under ``config.DTYPE_POLICY`` (see :mod:`mrcnn.precision`); inputs,
+    outputs and losses are float32 under every policy.
     """
     if mode not in ("training", "inference"):
         raise ValueError(f"mode must be 'training' or 'inference', got {mode!r}")
+    with dtype_policy(config.DTYPE_POLICY):
+        return _build_graph(mode, config)
+
+
+def _build_graph(mode: str, config) -> keras.Model:
     image = _image_input(config)
     image_meta = keras.Input(shape=(config.IMAGE_META_SIZE,), name="input_image_meta")
 

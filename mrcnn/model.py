@@ -25,6 +25,7 @@ from mrcnn.graph import LOSS_NAMES, build_graph
 from mrcnn.migration import is_classic_weights_file, load_classic_weights
 from mrcnn.ops.boxes import denorm_boxes
 from mrcnn.ops.masks import paste_masks
+from mrcnn.precision import training_optimizer
 from mrcnn.training import build_dataset, layers_regex, mold_image
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,8 @@ class TrainingModel(keras.Model):
             # of the mean over replicas (N = 1 without a strategy).
             replicas = tf.distribute.get_strategy().num_replicas_in_sync
             scaled = total / tf.cast(replicas, total.dtype)
+            # Loss scaling under mixed_float16 (a no-op for other optimizers).
+            scaled = self.optimizer.scale_loss(scaled)
         variables = self.trainable_variables
         grads = tape.gradient(scaled, variables)
         self.optimizer.apply_gradients(
@@ -321,8 +324,9 @@ class MaskRCNN:
         self.set_trainable(layers)
         with self._scope():
             optimizer = make_optimizer(config, learning_rate)
-            self.keras_model.compile(optimizer=optimizer, jit_compile=False)
-            optimizer.build(self.keras_model.trainable_variables)
+            stepper = training_optimizer(optimizer, config.DTYPE_POLICY)  # loss scaling
+            self.keras_model.compile(optimizer=stepper, jit_compile=False)
+            stepper.build(self.keras_model.trainable_variables)
             if self._optimizer_state is not None:
                 restore_optimizer_state(optimizer, self._optimizer_state)
         train_data = build_dataset(train_dataset, config, shuffle=True,

@@ -10,6 +10,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+import report  # noqa: E402  (bench/report.py)
+
 MACHINE_KEYS = {"cpu_model", "logical_cores", "usable_cores", "tensorflow", "keras", "date"}
 
 
@@ -39,12 +42,23 @@ def test_common_matmul_peak():
     assert result["peak_rss_mib"] >= result["rss_mib"] > 0
 
 
-def test_inference_quick_with_xla():
-    result = run_script("inference.py", "--xla")
+def check_report(result: dict, rows: int) -> None:
+    """bench/report.py renders the result as a Markdown table of ``rows`` rows."""
+    table = report.RENDERERS[result["benchmark"]](result)
+    assert len([line for line in table.splitlines() if line.startswith("| ")]) >= rows + 2
+    assert report._machine(result).startswith(result["machine"]["cpu_model"])
+
+
+def test_inference_quick_with_xla_and_bfloat16():
+    result = run_script("inference.py", "--xla", "--dtype-policies", "float32",
+                        "mixed_bfloat16", timeout=240)
     assert result["benchmark"] == "inference"
     check_peak(result["matmul_peak"])
-    assert {(r["backbone"], r["image_size"], r["head"]) for r in result["results"]} == {
-        ("resnet_light", 128, "fcn"), ("resnet_light", 128, "unet")}
+    assert result["matmul_peak_16bit"]["mixed_bfloat16"]["dtype"] == "bfloat16"
+    assert {(r["backbone"], r["image_size"], r["head"], r["dtype_policy"])
+            for r in result["results"]} == {
+        ("resnet_light", 128, head, policy) for head in ("fcn", "unet")
+        for policy in ("float32", "mixed_bfloat16")}
     for model in result["results"]:
         assert {"parameters", "build_s", "first_call_s", "peak_rss_mib"} <= set(model)
         flops = model["flops"]
@@ -57,8 +71,16 @@ def test_inference_quick_with_xla():
                     "achieved_gflops_per_s", "fraction_of_matmul_peak"} <= set(batch)
             assert set(batch["split_ms"]) == {"preprocess", "graph", "postprocess"}
             assert batch["xla"]["ok"] or batch["xla"]["error"]
-    assert len(result["head_comparison"]) == 2
+    assert len(result["head_comparison"]) == 4
     assert {"unet_over_fcn_time", "unet_over_fcn_flops"} <= set(result["head_comparison"][0])
+    assert len(result["precision_comparison"]) == 4  # 2 heads x 2 batches, bf16 over fp32
+    assert all(row["time_over_float32"] > 0 for row in result["precision_comparison"])
+    assert len(result["heads_xla"]) == 4
+    for heads in result["heads_xla"]:
+        for part in ("box_head", "mask_head"):
+            assert heads[part]["ms"] > 0 and ("xla_ms" in heads[part]
+                                              or heads[part]["xla_error"])
+    check_report(result, rows=8)
 
 
 def test_train_step_quick():
@@ -71,6 +93,7 @@ def test_train_step_quick():
             assert {"s_per_step", "images_per_s"} <= set(variant[part])
         assert {"s_per_batch", "images_per_s"} <= set(variant["pipeline"])
         assert {"compute_fraction", "first_step_s", "peak_rss_mib"} <= set(variant)
+    check_report(result, rows=2)
 
 
 def test_memory_quick():
@@ -79,4 +102,5 @@ def test_memory_quick():
     assert [r["calls"] for r in result["readings"]] == [20, 50, 100]
     assert all(r["rss_mib"] > 0 for r in result["readings"])
     assert {"growth_percent", "kib_per_call", "predict_traces"} <= set(result)
+    check_report(result, rows=3)
 

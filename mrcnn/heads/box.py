@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 
 from mrcnn.layers.batch_norm import BatchNorm
+from mrcnn.precision import OUTPUT_DTYPE
 
 
 def build_box_head(roi_features, num_classes: int, fc_size: int, train_bn: bool | None):
@@ -23,8 +24,9 @@ def build_box_head(roi_features, num_classes: int, fc_size: int, train_bn: bool 
     x = BatchNorm(train_bn, name="mrcnn_class_bn2")(x)
     x = keras.layers.Activation("relu")(x)
     shared = keras.layers.Flatten(name="pool_squeeze")(x)
-    logits = keras.layers.Dense(num_classes, name="mrcnn_class_logits")(shared)
-    probs = keras.layers.Softmax(name="mrcnn_class")(logits)
-    deltas = keras.layers.Dense(num_classes * 4, name="mrcnn_bbox_fc")(shared)
-    deltas = keras.layers.Reshape((num_classes, 4), name="mrcnn_bbox")(deltas)
+    logits = keras.layers.Dense(num_classes, name="mrcnn_class_logits",
+                                dtype=OUTPUT_DTYPE)(shared)
+    probs = keras.layers.Softmax(name="mrcnn_class", dtype=OUTPUT_DTYPE)(logits)
+    deltas = keras.layers.Dense(num_classes * 4, name="mrcnn_bbox_fc", dtype=OUTPUT_DTYPE)(shared)
+    deltas = keras.layers.Reshape((num_classes, 4), name="mrcnn_bbox", dtype=OUTPUT_DTYPE)(deltas)
     return logits, probs, deltas

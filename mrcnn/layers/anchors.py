@@ -9,10 +9,11 @@ import tensorflow as tf
 
 from mrcnn.ops.anchors import pyramid_anchors
 from mrcnn.ops.boxes import norm_boxes
+from mrcnn.precision import Float32Layer
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")
-class AnchorsLayer(keras.layers.Layer):
+class AnchorsLayer(Float32Layer):
     """Image batch ``[B, H, W, C]`` -> normalized anchors ``[A, 4]`` for that image size."""
 
     def __init__(self, scales: Sequence[float], ratios: Sequence[float],

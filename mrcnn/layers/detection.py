@@ -9,10 +9,11 @@ import tensorflow as tf
 
 from mrcnn.data.image_meta import parse_image_meta
 from mrcnn.ops.boxes import clip_boxes, decode_boxes, norm_boxes
+from mrcnn.precision import Float32Layer
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")
-class DetectionLayer(keras.layers.Layer):
+class DetectionLayer(Float32Layer):
     """Turn RoIs and box-head outputs into at most ``max_instances`` detections per image.
 
     Every foreground class of every RoI is a candidate scored by its class probability

@@ -9,9 +9,11 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from mrcnn.precision import Float32Layer
+
 
 @keras.saving.register_keras_serializable(package="mrcnn")
-class DetectionBoxes(keras.layers.Layer):
+class DetectionBoxes(Float32Layer):
     """``[B, D, 6]`` detections -> their ``[B, D, 4]`` normalized boxes (no gradient)."""
 
     def call(self, detections):
@@ -24,7 +26,7 @@ def _valid_rows(detections):
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")
-class ValidDetectionRows(keras.layers.Layer):
+class ValidDetectionRows(Float32Layer):
     """Keep the rows of a per-detection tensor ``[B * D, ...]`` that are real detections,
     in row order, plus one zero row at the end: ``[N + 1, ...]``.
 
@@ -38,7 +40,7 @@ class ValidDetectionRows(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")
-class SelectClassMasks(keras.layers.Layer):
+class SelectClassMasks(Float32Layer):
     """Each real detection's class channel, back in detection order.
 
     ``masks`` ``[N + 1, h, w, C]`` for the real detections and the extra row of

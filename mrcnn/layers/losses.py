@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from mrcnn.precision import Float32Layer
+
 
 def _smooth_l1(diff: tf.Tensor) -> tf.Tensor:
     diff = tf.abs(diff)
@@ -80,7 +82,7 @@ LOSSES = {
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")
-class LossLayer(keras.layers.Layer):
+class LossLayer(Float32Layer):
     """Wraps one function of :data:`LOSSES` so the training graph outputs it as a scalar."""
 
     def __init__(self, loss: str, **kwargs):

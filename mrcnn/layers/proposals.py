@@ -8,10 +8,11 @@ import keras
 import tensorflow as tf
 
 from mrcnn.ops.boxes import clip_boxes, decode_boxes
+from mrcnn.precision import Float32Layer
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")
-class ProposalLayer(keras.layers.Layer):
+class ProposalLayer(Float32Layer):
     """Select ``proposal_count`` RoIs per image.
 
     Inputs:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from mrcnn.precision import Float32Layer
+
 
 def assign_roi_levels(rois: tf.Tensor, image_area: tf.Tensor, canonical_size: float = 224.0,
                       canonical_level: int = 4, min_level: int = 2,
@@ -23,7 +25,7 @@ def assign_roi_levels(rois: tf.Tensor, image_area: tf.Tensor, canonical_size: fl
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")
-class PyramidROIAlign(keras.layers.Layer):
+class PyramidROIAlign(Float32Layer):
     """Pool every RoI to ``pool_size x pool_size`` from its pyramid level.
 
     Inputs: ``rois`` ``[B, R, 4]`` normalized, ``image`` ``[B, H, W, C]`` (for its area),
@@ -66,7 +68,7 @@ class PyramidROIAlign(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")
-class RoiBatchReshape(keras.layers.Layer):
+class RoiBatchReshape(Float32Layer):
     """``[B * R, ...]`` per-RoI tensor -> ``[B, R, ...]``, with ``B, R`` read from ``rois``."""
 
     def call(self, x, rois):

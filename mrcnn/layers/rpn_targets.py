@@ -9,10 +9,11 @@ import tensorflow as tf
 
 from mrcnn.layers.sampling import random_subset
 from mrcnn.ops.boxes import box_iou, encode_boxes, norm_boxes
+from mrcnn.precision import Float32Layer
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")
-class RpnTargetLayer(keras.layers.Layer):
+class RpnTargetLayer(Float32Layer):
     """Label anchors against the ground truth and sample a training subset.
 
     An anchor is positive when its IoU with some ground-truth box is at least

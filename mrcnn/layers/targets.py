@@ -10,10 +10,11 @@ import tensorflow as tf
 from mrcnn.layers.sampling import random_subset
 from mrcnn.ops.boxes import box_iou, encode_boxes, norm_boxes
 from mrcnn.ops.masks import crop_mask_targets
+from mrcnn.precision import Float32Layer
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")
-class DetectionTargetLayer(keras.layers.Layer):
+class DetectionTargetLayer(Float32Layer):
     """Sample ``rois_per_image`` RoIs per image and build their training targets.
 
     A RoI is positive when its best IoU with a ground-truth box is at least

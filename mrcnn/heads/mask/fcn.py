@@ -6,6 +6,7 @@ import keras
 
 from mrcnn.heads.mask import register_mask_head
 from mrcnn.layers.batch_norm import BatchNorm
+from mrcnn.precision import OUTPUT_DTYPE
 
 
 @register_mask_head("fcn", upsampling=2)
@@ -19,4 +20,5 @@ def build_fcn_mask_head(roi_features, config):
         x = keras.layers.Activation("relu")(x)
     x = keras.layers.Conv2DTranspose(width, 2, strides=2, activation="relu",
                                      name="mrcnn_mask_deconv")(x)
-    return keras.layers.Conv2D(config.NUM_CLASSES, 1, activation="sigmoid", name="mrcnn_mask")(x)
+    return keras.layers.Conv2D(config.NUM_CLASSES, 1, activation="sigmoid", name="mrcnn_mask",
+                               dtype=OUTPUT_DTYPE)(x)

@@ -11,6 +11,7 @@ import keras
 
 from mrcnn.heads.mask import register_mask_head
 from mrcnn.layers.batch_norm import BatchNorm
+from mrcnn.precision import OUTPUT_DTYPE
 
 
 def _conv_stack(x, widths, stage: str, train_bn):
@@ -36,4 +37,4 @@ def build_unet_mask_head(roi_features, config):
     x = keras.layers.UpSampling2D(2, interpolation="bilinear", name="mrcnn_mask_unet_up28")(x)
     x = _conv_stack(x, config.UNET_UP28_FILTERS, "up28", bn)
     return keras.layers.Conv2D(config.NUM_CLASSES, 1, activation="sigmoid",
-                               name="mrcnn_mask_unet_out")(x)
+                               name="mrcnn_mask_unet_out", dtype=OUTPUT_DTYPE)(x)
