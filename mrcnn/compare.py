@@ -32,6 +32,7 @@ from mrcnn.evaluation.detection_ap import timed_detect, voc_map
 from mrcnn.evaluation.mask_quality import mask_quality_from_results, summarize_mask_quality
 from mrcnn.experiment import load_detector, train_head
 from mrcnn.flops import mask_head_profile
+from mrcnn.precision import POLICIES
 
 
 @dataclass
@@ -49,6 +50,7 @@ class CompareSettings:
     out: str = "results"
     logs: str = "logs"
     verbose: int = 2
+    dtype_policy: str | None = None  # Config.DTYPE_POLICY for every run; None: the config's
 
 
 def shapes_experiment(settings: CompareSettings, seed: int):
@@ -99,8 +101,10 @@ def run(settings: CompareSettings) -> dict:
     for seed in range(settings.seeds):
         config_class, train_set, val_set = EXPERIMENTS[settings.dataset](settings, seed)
         for head in settings.heads:
-            config = type(f"{config_class.__name__}_{head}", (config_class,),
-                          {"MASK_HEAD": head, "NAME": f"{config_class.NAME}_{head}"})()
+            fields = {"MASK_HEAD": head, "NAME": f"{config_class.NAME}_{head}"}
+            if settings.dtype_policy:
+                fields["DTYPE_POLICY"] = settings.dtype_policy
+            config = type(f"{config_class.__name__}_{head}", (config_class,), fields)()
             print(f"\n=== seed {seed}, head {head} ===", flush=True)
             trained = train_head(config, train_set, val_set, settings.epochs, seed,
                                  settings.logs, augmentation=config.AUGMENTATION,
@@ -263,6 +267,9 @@ def parse_args(argv=None) -> CompareSettings:
     parser.add_argument("--out", default=defaults.out)
     parser.add_argument("--logs", default=defaults.logs)
     parser.add_argument("--verbose", type=int, default=defaults.verbose)
+    parser.add_argument("--dtype-policy", default=defaults.dtype_policy,
+                        choices=POLICIES,
+                        help="Config.DTYPE_POLICY of every run (default: the config's)")
     args = parser.parse_args(argv)
     return CompareSettings(**{**vars(args), "heads": tuple(args.heads)})
 

@@ -8,8 +8,9 @@ import keras
 import numpy as np
 import pytest
 
-from mrcnn.compare import EXPERIMENTS, CompareSettings, run
+from mrcnn.compare import EXPERIMENTS, CompareSettings, parse_args, run
 from mrcnn.data import ShapesDataset
+from mrcnn.experiment import train_head
 from mrcnn.model import MaskRCNN
 from tests.conftest import TinyConfig, tiny_config
 
@@ -64,6 +65,26 @@ def test_smoke_run_writes_a_well_formed_report(tiny_registered, tmp_path):
     assert "| mask AP75 |" in table and "| fcn | unet |" in table
     for name in ("loss_curves.png", "ap_vs_iou.png", "boundary_iou_by_size.png"):
         assert (out / name).stat().st_size > 1000
+
+
+def test_dtype_policy_setting_reaches_every_run(tiny_registered, tmp_path, monkeypatch):
+    import mrcnn.compare
+
+    seen = []
+
+    def recording_train_head(config, *args, **kwargs):
+        seen.append((config.MASK_HEAD, config.DTYPE_POLICY))
+        return train_head(config, *args, **kwargs)
+
+    monkeypatch.setattr(mrcnn.compare, "train_head", recording_train_head)
+    settings = parse_args(["--dataset", "tiny", "--heads", "fcn", "unet", "--seeds", "1",
+                           "--epochs", "1", "--steps-per-epoch", "2", "--val-images", "2",
+                           "--out", str(tmp_path / "results"), "--logs", str(tmp_path / "logs"),
+                           "--verbose", "0", "--dtype-policy", "mixed_bfloat16"])
+    report = run(settings)
+    assert seen == [("fcn", "mixed_bfloat16"), ("unet", "mixed_bfloat16")]
+    assert report["settings"]["dtype_policy"] == "mixed_bfloat16"
+    assert all(0.0 <= r["segm"]["AP"] <= 1.0 for r in report["runs"])
 
 
 def test_unknown_dataset_is_a_clear_error(tmp_path):
