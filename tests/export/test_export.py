@@ -86,3 +86,20 @@ def test_serve_function_is_callable_and_rejects_other_dtypes(exported):
     assert set(out) == {"num_detections", "boxes", "class_ids", "scores", "masks"}
     with pytest.raises((TypeError, ValueError)):
         served.serve(tf.constant(image.astype(np.float32)))
+
+
+def test_mixed_bfloat16_model_exports_and_reproduces_detect(tmp_path):
+    keras.utils.set_random_seed(4)
+    detector = MaskRCNN("inference", tiny_config(DETECTION_MIN_CONFIDENCE=0.0,
+                                                 DTYPE_POLICY="mixed_bfloat16"), str(tmp_path))
+    conv1 = detector.keras_model.get_layer("conv1")
+    conv1.kernel.assign(conv1.kernel * 0.01)
+    served = tf.saved_model.load(export_saved_model(detector, tmp_path / "bf16"))
+    images = np.random.default_rng(5).integers(0, 256, (2, 48, 40, 3), dtype=np.uint8)
+    out = served.signatures["serving_default"](images=tf.constant(images))
+    assert out["scores"].dtype == tf.float32
+    for b, r in enumerate(detector.detect(list(images))):
+        n = int(out["num_detections"][b])
+        assert n == len(r["class_ids"]) > 0
+        np.testing.assert_array_equal(out["class_ids"].numpy()[b, :n], r["class_ids"])
+        np.testing.assert_allclose(out["scores"].numpy()[b, :n], r["scores"], atol=1e-3)
