@@ -87,7 +87,8 @@ def evaluate_run(detector, val_set) -> dict:
     quality = summarize_mask_quality(mask_quality_from_results(val_set, results))
     return {"segm": segm, "bbox": bbox, "voc": voc_map(val_set, results),
             "ap_vs_iou": {"iou": thresholds.tolist(), "AP": [float(a) for a in ap_curve]},
-            "mask_quality": quality, "ms_per_image": ms_per_image}
+            "mask_quality": quality, "ms_per_image": ms_per_image,
+            "held_out_images": int(val_set.num_images)}
 
 
 def run(settings: CompareSettings) -> dict:
@@ -171,8 +172,9 @@ def markdown_table(report: dict) -> str:
     summary = report["summary"]
     heads = list(summary)
     s = report["settings"]
+    held_out = sorted({r["held_out_images"] for r in report["runs"]})
     lines = [f"{s['dataset']}: {s['seeds']} seed(s), {s['epochs']} epochs x "
-             f"{s['steps_per_epoch']} steps, {s['val_images']} held-out images, "
+             f"{s['steps_per_epoch']} steps, {'/'.join(map(str, held_out))} held-out images, "
              f"wall {report['wall_seconds'] / 60:.1f} min", "",
              "| figure | " + " | ".join(heads) + " |",
              "| --- | " + " | ".join("---" for _ in heads) + " |"]

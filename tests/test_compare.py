@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from mrcnn.compare import EXPERIMENTS, CompareSettings, parse_args, run
+from mrcnn.compare import EXPERIMENTS, CompareSettings, markdown_table, parse_args, run
 from mrcnn.data import ShapesDataset
 from mrcnn.experiment import train_head
 from mrcnn.model import MaskRCNN
@@ -63,6 +63,10 @@ def test_smoke_run_writes_a_well_formed_report(tiny_registered, tmp_path):
     assert set(fcn) == set(unet) and "Boundary IoU (TP)" in fcn
     table = (out / "compare.md").read_text()
     assert "| mask AP75 |" in table and "| fcn | unet |" in table
+    assert [r["held_out_images"] for r in report["runs"]] == [3, 3]
+    # The header counts the images evaluated, not the --val-images cap.
+    report["settings"]["val_images"] = 50
+    assert "3 held-out images" in markdown_table(report)
     for name in ("loss_curves.png", "ap_vs_iou.png", "boundary_iou_by_size.png"):
         assert (out / name).stat().st_size > 1000
 
