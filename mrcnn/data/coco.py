@@ -56,7 +56,8 @@ class CocoDataset(Dataset):
                   source: str = "coco",
                   include_crowd: bool = False,
                   missing: str = "error",
-                  return_coco: bool = False) -> COCO | None:
+                  return_coco: bool = False,
+                  name: str | None = None) -> COCO | None:
         """Register the categories and images of a COCO annotation file.
 
         Args:
@@ -73,11 +74,14 @@ class CocoDataset(Dataset):
                 FileNotFoundError listing them (image id and file), "skip" leaves them out
                 with a warning, "ignore" registers them anyway (``load_image`` raises).
             return_coco: also return the pycocotools ``COCO`` object.
+            name: how error messages name the annotations (default: the path, or
+                "<json dict>" for a dict).
         """
         if missing not in MISSING_POLICIES:
             raise ValueError(f"load_coco: missing must be one of {MISSING_POLICIES}, "
                              f"got {missing!r}")
-        where = annotation_json if not isinstance(annotation_json, Mapping) else "<json dict>"
+        where = name or (annotation_json if not isinstance(annotation_json, Mapping)
+                         else "<json dict>")
         coco = _load_coco_object(annotation_json)
         self.include_crowd = bool(include_crowd)
 

@@ -73,7 +73,8 @@ def load_coco_split(data: Mapping, image_dir: str | Path | None,
     """
     dataset = CocoDataset()
     dataset.load_coco(data, image_dir, class_ids=category_ids(data, classes, where),
-                      image_ids=image_ids, include_crowd=include_crowd, missing=missing)
+                      image_ids=image_ids, include_crowd=include_crowd, missing=missing,
+                      name=where)
     dataset.prepare()
     if dataset.num_images == 0:
         raise ValueError(f"{where}: no images (classes={classes}, image_ids={image_ids})")

@@ -4,6 +4,7 @@ is in ``<data root>/coco/annotations/`` (skipped with the reason where none is).
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -65,6 +66,17 @@ def test_held_out_split_is_the_largest_ids_and_caps_apply(shapes_coco):
     with pytest.raises(ValueError, match="16 images, need more than --holdout 16"):
         coco.coco_experiment(shapes_coco / "instances.json", shapes_coco / "images",
                              holdout=16)(CompareSettings(), seed=0)
+
+
+def test_missing_images_are_named_with_the_annotation_file(shapes_coco, tmp_path):
+    data = coco.read_annotations(shapes_coco / "instances.json")
+    with pytest.raises(FileNotFoundError, match=r"instances.json: 16 of 16 images not found"
+                                                r".*image 0: .*000.png"):
+        coco.load_coco_split(data, tmp_path, where="instances.json")
+    for image_id in (0, 1, 3):  # image 2 is absent
+        shutil.copy(shapes_coco / "images" / f"{image_id:03d}.png", tmp_path)
+    skipped = coco.load_coco_split(data, tmp_path, image_ids=[0, 1, 2, 3], missing="skip")
+    assert [info["id"] for info in skipped.image_info] == [0, 1, 3]
 
 
 def test_train_script_trains_and_evaluates_a_coco_export(shapes_coco, tmp_path):
