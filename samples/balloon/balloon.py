@@ -68,11 +68,7 @@ class BalloonConfig(LightConfig):
     DETECTION_MIN_CONFIDENCE = 0.3
     VALIDATION_STEPS = 3
     # Applied in the input pipeline by the comparison runner (mrcnn.compare).
-    AUGMENTATION = augment.Compose([
-        (0.5, augment.Fliplr()),
-        (0.5, augment.ScaleJitter(0.8, 1.25)),
-        (0.5, augment.OneOf([augment.Brightness(32), augment.Contrast(0.75, 1.25)])),
-    ])
+    AUGMENTATION = augment.default_augmentation()
 
 
 def balloon_experiment(settings, seed: int):

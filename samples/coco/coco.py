@@ -118,11 +118,7 @@ class CocoLightConfig(LightConfig):
     DETECTION_MAX_INSTANCES = 100
     DETECTION_MIN_CONFIDENCE = 0.3
     VALIDATION_STEPS = 5
-    AUGMENTATION = augment.Compose([
-        (0.5, augment.Fliplr()),
-        (0.5, augment.ScaleJitter(0.8, 1.25)),
-        (0.5, augment.OneOf([augment.Brightness(32), augment.Contrast(0.75, 1.25)])),
-    ])
+    AUGMENTATION = augment.default_augmentation()
 
 
 PRESETS = {"light": CocoLightConfig, "classic": CocoConfig}
