@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny configuration and shapes data sets small enough for CI."""
+"""Shared fixtures: a tiny configuration and shapes data sets small enough for CI, and a
+fixed random seed for every test."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import keras  # noqa: E402
 import pytest  # noqa: E402
 
 from mrcnn.data import ShapesConfig, ShapesDataset  # noqa: E402
@@ -33,6 +35,30 @@ class TinyConfig(ShapesConfig):
     DETECTION_MAX_INSTANCES = 10
     STEPS_PER_EPOCH = 4
     VALIDATION_STEPS = 1
+
+
+TEST_SEED = 0
+# Limit on a test's subprocess (training script, benchmark, notebook cell): a guard against
+# hangs, not a speed check, so generous enough for a machine 8x slower than an idle one.
+HANG_GUARD_S = 900
+
+
+@pytest.fixture(autouse=True)
+def seeded():
+    """Python, numpy, TensorFlow and Keras draw the same numbers in every run of a test:
+    weights, random sampling of anchors and RoIs, and shuffling repeat whatever ran
+    before it and however busy the machine is."""
+    keras.utils.set_random_seed(TEST_SEED)
+
+
+def step_losses(keras_model, batch) -> list[float]:
+    """The training graph's five losses on ``batch`` without a step: BatchNorm on batch
+    statistics as in a training step, and the same random draws of anchors and RoIs at
+    every call, so "before" and "after" differ only by the weights."""
+    import tensorflow as tf
+
+    tf.random.set_seed(TEST_SEED + 1)
+    return [float(x) for x in keras_model(batch, training=True)]
 
 
 def tiny_config(**overrides) -> TinyConfig:

@@ -13,10 +13,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 import report  # noqa: E402  (bench/report.py)
 
+from tests.conftest import HANG_GUARD_S  # noqa: E402
+
 MACHINE_KEYS = {"cpu_model", "logical_cores", "usable_cores", "tensorflow", "keras", "date"}
 
 
-def run_script(name: str, *args: str, timeout: float = 120) -> dict:
+def run_script(name: str, *args: str, timeout: float = HANG_GUARD_S) -> dict:
     """Run ``bench/<name> --quick *args``; its stdout must be exactly one JSON object."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / name), "--quick", *args],
@@ -51,7 +53,7 @@ def check_report(result: dict, rows: int) -> None:
 
 def test_inference_quick_with_xla_and_bfloat16():
     result = run_script("inference.py", "--xla", "--dtype-policies", "float32",
-                        "mixed_bfloat16", timeout=240)
+                        "mixed_bfloat16")
     assert result["benchmark"] == "inference"
     check_peak(result["matmul_peak"])
     assert result["matmul_peak_16bit"]["mixed_bfloat16"]["dtype"] == "bfloat16"

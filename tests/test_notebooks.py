@@ -14,9 +14,11 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from tests.conftest import HANG_GUARD_S
+
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
-CELL_TIMEOUT_S = 300
+CELL_TIMEOUT_S = HANG_GUARD_S
 WHICH_PYTHON = "import json, sys; print(json.dumps([sys.executable, sys.prefix]))"
 
 

@@ -1,4 +1,9 @@
-"""Box/class head: two "fc" layers (as convs) on 7x7 RoI features, then class and deltas."""
+"""Box/class head: two "fc" layers (as convs) on 7x7 RoI features, then class and deltas.
+
+The output layers start small, as in Detectron (class logits N(0, 0.01), box deltas
+N(0, 0.001), zero biases): the initial class loss is about ln(NUM_CLASSES) and the box
+loss that of the targets alone, whatever the scale of the features.
+"""
 
 from __future__ import annotations
 
@@ -24,9 +29,12 @@ def build_box_head(roi_features, num_classes: int, fc_size: int, train_bn: bool 
     x = BatchNorm(train_bn, name="mrcnn_class_bn2")(x)
     x = keras.layers.Activation("relu")(x)
     shared = keras.layers.Flatten(name="pool_squeeze")(x)
-    logits = keras.layers.Dense(num_classes, name="mrcnn_class_logits",
-                                dtype=OUTPUT_DTYPE)(shared)
+    logits = keras.layers.Dense(num_classes, name="mrcnn_class_logits", dtype=OUTPUT_DTYPE,
+                                kernel_initializer=keras.initializers.RandomNormal(
+                                    stddev=0.01))(shared)
     probs = keras.layers.Softmax(name="mrcnn_class", dtype=OUTPUT_DTYPE)(logits)
-    deltas = keras.layers.Dense(num_classes * 4, name="mrcnn_bbox_fc", dtype=OUTPUT_DTYPE)(shared)
+    deltas = keras.layers.Dense(num_classes * 4, name="mrcnn_bbox_fc", dtype=OUTPUT_DTYPE,
+                                kernel_initializer=keras.initializers.RandomNormal(
+                                    stddev=0.001))(shared)
     deltas = keras.layers.Reshape((num_classes, 4), name="mrcnn_bbox", dtype=OUTPUT_DTYPE)(deltas)
     return logits, probs, deltas

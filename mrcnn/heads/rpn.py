@@ -18,13 +18,18 @@ def build_rpn(feature_maps: Sequence, anchors_per_location: int, conv_dim: int):
 
     Returns ``rpn_class_logits`` ``[B, A, 2]``, ``rpn_probs`` ``[B, A, 2]`` and
     ``rpn_bbox`` ``[B, A, 4]``, in float32 whatever the dtype policy (the 1x1 output
-    convs and what follows them compute in ``OUTPUT_DTYPE``).
+    convs and what follows them compute in ``OUTPUT_DTYPE``). The two output convs start
+    at N(0, 0.01) (Detectron, torchvision), so initial objectness is near 0.5 everywhere
+    instead of saturating on the scale of the features.
     """
     out = OUTPUT_DTYPE
     shared = keras.layers.Conv2D(conv_dim, 3, padding="same", activation="relu",
                                  name="rpn_conv_shared")
-    class_raw = keras.layers.Conv2D(2 * anchors_per_location, 1, name="rpn_class_raw", dtype=out)
-    bbox_pred = keras.layers.Conv2D(4 * anchors_per_location, 1, name="rpn_bbox_pred", dtype=out)
+    small = keras.initializers.RandomNormal(stddev=0.01)
+    class_raw = keras.layers.Conv2D(2 * anchors_per_location, 1, name="rpn_class_raw", dtype=out,
+                                    kernel_initializer=small)
+    bbox_pred = keras.layers.Conv2D(4 * anchors_per_location, 1, name="rpn_bbox_pred", dtype=out,
+                                    kernel_initializer=small)
     logits, deltas = [], []
     for p in feature_maps:
         x = shared(p)

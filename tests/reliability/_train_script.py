@@ -64,6 +64,9 @@ def distribute_main(out_path: str) -> None:
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    # Same op, same inputs, same bits: what is left between the two runs is the order of
+    # float32 sums (a batch of 2 on one device against 1 + 1 on two).
+    tf.config.experimental.enable_op_determinism()
 
     import keras
     import numpy as np
@@ -72,12 +75,17 @@ def distribute_main(out_path: str) -> None:
     from mrcnn.model import MaskRCNN
     from tests.conftest import tiny_config
 
-    # Deterministic targets: every anchor and every proposal is used (nothing is
-    # subsampled at random), BN frozen (TRAIN_BN False: per-replica batch statistics would
-    # differ from whole-batch ones), plain SGD so the weight change is -lr * gradient.
-    config = tiny_config(IMAGES_PER_GPU=1, GPU_COUNT=2, TRAIN_BN=False,
-                         RPN_TRAIN_ANCHORS_PER_IMAGE=4096, POST_NMS_ROIS_TRAINING=48,
-                         MAX_GT_INSTANCES=4, TRAIN_ROIS_PER_IMAGE=52, ROI_POSITIVE_RATIO=1.0,
+    # Targets that cannot depend on rounding: every anchor becomes a proposal (no top-k
+    # cut, no suppression; rpn_bbox_pred starts at zero below, so the proposals are the
+    # anchors, bit for bit), every proposal and anchor is used (nothing is subsampled at
+    # random), BN frozen (TRAIN_BN False: per-replica batch statistics would differ from
+    # whole-batch ones), plain SGD so the weight change is -lr * gradient.
+    probe = tiny_config()
+    anchors = int(sum(h * w for h, w in probe.backbone_shapes)) * len(probe.RPN_ANCHOR_RATIOS)
+    config = tiny_config(IMAGES_PER_GPU=1, GPU_COUNT=2, TRAIN_BN=False, MAX_GT_INSTANCES=4,
+                         PRE_NMS_LIMIT=anchors, POST_NMS_ROIS_TRAINING=anchors,
+                         RPN_NMS_THRESHOLD=1.0, RPN_TRAIN_ANCHORS_PER_IMAGE=2 * anchors,
+                         TRAIN_ROIS_PER_IMAGE=anchors + 4, ROI_POSITIVE_RATIO=1.0,
                          OPTIMIZER="sgd", LEARNING_MOMENTUM=0.0, WEIGHT_DECAY=0.0,
                          GRADIENT_CLIP_NORM=None, STEPS_PER_EPOCH=1)
     # The same picture twice: both replicas and the single device see identical halves,
@@ -89,9 +97,11 @@ def distribute_main(out_path: str) -> None:
     dataset.prepare()
 
     keras.utils.set_random_seed(0)
-    results = {}
+    results = {"anchors": anchors}
     lr = 0.01
     single = MaskRCNN("training", config, os.path.join(os.path.dirname(out_path), "single"))
+    bbox_pred = single.keras_model.get_layer("rpn_bbox_pred")
+    bbox_pred.set_weights([np.zeros_like(w) for w in bbox_pred.get_weights()])
     initial = single.keras_model.get_weights()
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     mirrored = MaskRCNN("training", config, os.path.join(os.path.dirname(out_path), "mirror"),

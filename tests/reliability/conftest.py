@@ -3,6 +3,7 @@ and a data set whose images and masks are made to order (good and broken)."""
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 from PIL import Image
@@ -10,7 +11,7 @@ from PIL import Image
 from mrcnn.data.dataset import Dataset
 from mrcnn.model import MaskRCNN, make_optimizer
 from mrcnn.training import build_dataset
-from tests.conftest import tiny_config
+from tests.conftest import TEST_SEED, tiny_config
 
 
 class MadeToOrder(Dataset):
@@ -80,6 +81,7 @@ def rel_config():
 @pytest.fixture(scope="session")
 def trainer(rel_config, tmp_path_factory):
     """A compiled tiny training model; tests step it with train_on_batch."""
+    keras.utils.set_random_seed(TEST_SEED)  # session fixtures are built before `seeded`
     model = MaskRCNN("training", rel_config, str(tmp_path_factory.mktemp("rel_logs")))
     model.set_trainable("all")
     model.keras_model.compile(optimizer=make_optimizer(rel_config, rel_config.LEARNING_RATE),
@@ -89,5 +91,6 @@ def trainer(rel_config, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def detector(tmp_path_factory):
+    keras.utils.set_random_seed(TEST_SEED)
     config = tiny_config(DETECTION_MIN_CONFIDENCE=0.0)
     return MaskRCNN("inference", config, str(tmp_path_factory.mktemp("rel_det")))

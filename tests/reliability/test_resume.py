@@ -13,6 +13,8 @@ import time
 
 import pytest
 
+from tests.conftest import HANG_GUARD_S
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STEPS = 2  # STEPS_PER_EPOCH of the script
 
@@ -32,13 +34,13 @@ def _events(model_dir):
 
 def test_sigkill_then_resume_continues_epochs_and_optimizer_state(tmp_path):
     first = _start(tmp_path, 50)
-    deadline = time.monotonic() + 150
+    deadline = time.monotonic() + HANG_GUARD_S
     try:
         while not glob.glob(str(tmp_path / "*" / "mask_rcnn_tiny_0001.weights.h5")):
             if first.poll() is not None:
                 pytest.fail("training process ended early:\n" + first.stdout.read())
             if time.monotonic() > deadline:
-                pytest.fail("no checkpoint within 150 s")
+                pytest.fail(f"no checkpoint within {HANG_GUARD_S} s")
             time.sleep(0.05)
         first.send_signal(signal.SIGKILL)
     finally:
@@ -55,7 +57,7 @@ def test_sigkill_then_resume_continues_epochs_and_optimizer_state(tmp_path):
     assert any(s.endswith(f"_{last:04d}.state.npz") for s in states), states
 
     second = _start(tmp_path, last + 2, "--resume")
-    output, _ = second.communicate(timeout=150)
+    output, _ = second.communicate(timeout=HANG_GUARD_S)
     assert second.returncode == 0, output
     events = [e for e in _events(tmp_path) if e["pid"] == second.pid]
     begin = events[0]

@@ -13,7 +13,7 @@ import pytest
 from mrcnn.check_dataset import main as check_main
 from mrcnn.data.dataset import DatasetError, DatasetProblem
 from mrcnn.data.image_convert import to_rgb_uint8
-from tests.conftest import tiny_config
+from tests.conftest import HANG_GUARD_S, tiny_config
 from tests.reliability.conftest import MadeToOrder, box_masks, png_file, random_image
 
 H = W = 64
@@ -126,7 +126,7 @@ def test_check_dataset_runs_as_a_module():
     env = {**os.environ, "PYTHONPATH": ROOT}
     run = subprocess.run([sys.executable, "-m", "mrcnn.check_dataset",
                           "mrcnn.data.shapes:demo_dataset", "--limit", "3"],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert run.returncode == 0, run.stderr
     assert "checking 3 image(s)" in run.stdout and "no problems found" in run.stdout
 

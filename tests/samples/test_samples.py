@@ -17,6 +17,7 @@ import pytest
 import mrcnn.compare
 from mrcnn.compare import CompareSettings
 from mrcnn.training import load_image_gt
+from tests.conftest import HANG_GUARD_S
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
@@ -54,7 +55,7 @@ def test_missing_data_is_a_clear_error(monkeypatch, tmp_path):
 def test_train_script_exits_with_a_message_when_the_data_is_absent(tmp_path):
     env = {**os.environ, "MRCNN_DATA": str(tmp_path), "TF_CPP_MIN_LOG_LEVEL": "3"}
     run = subprocess.run([sys.executable, str(SAMPLES / "pennfudan" / "train.py")], env=env,
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert run.returncode == 1
     assert "error: Penn-Fudan (PennFudanPed/) not found at" in run.stderr
 
