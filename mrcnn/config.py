@@ -81,6 +81,10 @@ class Config:
     ADD_GT_TO_PROPOSALS = True  # detectron2/torchvision practice; helps from-scratch training
     ROI_CANONICAL_SIZE = 224  # paper's k = k0 + log2(sqrt(wh) / 224)
     ROI_CANONICAL_LEVEL = 4
+    # RoIAlign and mask targets on pixel centres (mrcnn.ops.geometry); False keeps the
+    # classic Keras Mask R-CNN sampling, for weights trained with it.
+    ROI_ALIGN_ALIGNED = True
+    ROI_ALIGN_SAMPLING_RATIO = 2  # bilinear samples per bin side (aligned RoIAlign)
     POOL_SIZE = 7
     MASK_POOL_SIZE = 14
     MASK_SHAPE = [28, 28]
@@ -155,8 +159,11 @@ class Config:
                       "PRE_NMS_LIMIT", "POST_NMS_ROIS_TRAINING", "POST_NMS_ROIS_INFERENCE",
                       "MAX_GT_INSTANCES", "TRAIN_ROIS_PER_IMAGE", "POOL_SIZE", "MASK_POOL_SIZE",
                       "FPN_CLASSIF_FC_LAYERS_SIZE", "MASK_HEAD_CONV_DIM", "DETECTION_MAX_INSTANCES",
-                      "IMAGE_MAX_DIM", "RPN_ANCHOR_STRIDE", "RPN_CONV_DIM", "IMAGE_CHANNEL_COUNT"):
+                      "IMAGE_MAX_DIM", "RPN_ANCHOR_STRIDE", "RPN_CONV_DIM", "IMAGE_CHANNEL_COUNT",
+                      "ROI_ALIGN_SAMPLING_RATIO"):
             positive_int(field)
+        if not isinstance(self.ROI_ALIGN_ALIGNED, (bool, np.bool_)):
+            fail("ROI_ALIGN_ALIGNED", "must be True (pixel-centre sampling) or False (classic)")
         if self.NUM_CLASSES < 2:
             fail("NUM_CLASSES", "must count the background plus at least one class (>= 2)")
         if not (isinstance(self.NAME, str) and self.NAME):

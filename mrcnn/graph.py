@@ -2,7 +2,7 @@
 
     image -> backbone (C2..C5) -> FPN (P2..P6) -> RPN -> proposals
           -> PyramidROIAlign 7x7  -> box head  -> class, box deltas
-          -> PyramidROIAlign 14x14 -> mask head (registry: fcn | unet) -> 28x28 masks
+          -> PyramidROIAlign 14x14 -> mask head (registry: fcn | unet) -> 28x28 mask logits
 
 Training adds the target layers and the five losses; inference adds the detection layer
 and runs the mask head on the final detections.
@@ -19,7 +19,7 @@ from mrcnn.heads.rpn import build_rpn
 from mrcnn.layers import (AnchorsLayer, DetectionBoxes, DetectionLayer, DetectionTargetLayer,
                           LossLayer, ProposalLayer, PyramidROIAlign, RoiBatchReshape,
                           RpnTargetLayer, SelectClassMasks, ValidDetectionRows)
-from mrcnn.precision import dtype_policy
+from mrcnn.precision import OUTPUT_DTYPE, dtype_policy
 
 LOSS_NAMES = ("rpn_class_loss", "rpn_bbox_loss", "mrcnn_class_loss", "mrcnn_bbox_loss",
               "mrcnn_mask_loss")
@@ -33,8 +33,7 @@ def _image_input(config):
 
 def _roi_heads(rois, image, mrcnn_maps, config):
     """Box head on 7x7 and mask head on 14x14 RoIAlign features of ``rois`` ``[B, R, 4]``."""
-    pooled = PyramidROIAlign(config.POOL_SIZE, config.ROI_CANONICAL_SIZE,
-                             config.ROI_CANONICAL_LEVEL, name="roi_align_classifier")(
+    pooled = _roi_align(config.POOL_SIZE, config, "roi_align_classifier")(
         rois, image, *mrcnn_maps)
     logits, probs, deltas = build_box_head(pooled, config.NUM_CLASSES,
                                            config.FPN_CLASSIF_FC_LAYERS_SIZE, config.TRAIN_BN)
@@ -46,9 +45,14 @@ def _roi_heads(rois, image, mrcnn_maps, config):
 
 def _mask_features(rois, image, mrcnn_maps, config):
     """RoIAlign ``[B * R, 14, 14, D]`` of ``rois`` ``[B, R, 4]`` for the mask head."""
-    return PyramidROIAlign(config.MASK_POOL_SIZE, config.ROI_CANONICAL_SIZE,
-                           config.ROI_CANONICAL_LEVEL, name="roi_align_mask")(
-        rois, image, *mrcnn_maps)
+    return _roi_align(config.MASK_POOL_SIZE, config, "roi_align_mask")(rois, image, *mrcnn_maps)
+
+
+def _roi_align(pool_size: int, config, name: str) -> PyramidROIAlign:
+    return PyramidROIAlign(pool_size, config.ROI_CANONICAL_SIZE, config.ROI_CANONICAL_LEVEL,
+                           aligned=config.ROI_ALIGN_ALIGNED,
+                           sampling_ratio=config.ROI_ALIGN_SAMPLING_RATIO,
+                           strides=config.BACKBONE_STRIDES[:4], name=name)
 
 
 def build_graph(mode: str, config) -> keras.Model:
@@ -106,7 +110,8 @@ def _build_graph(mode: str, config) -> keras.Model:
         rois, target_class_ids, target_deltas, target_masks = DetectionTargetLayer(
             config.TRAIN_ROIS_PER_IMAGE, config.ROI_POSITIVE_RATIO, config.ROI_POSITIVE_IOU,
             config.BBOX_STD_DEV, config.MASK_SHAPE, config.USE_MINI_MASK,
-            config.ADD_GT_TO_PROPOSALS, name="proposal_targets")(
+            config.ADD_GT_TO_PROPOSALS, aligned=config.ROI_ALIGN_ALIGNED,
+            name="proposal_targets")(
             rpn_rois, gt_class_ids, gt_boxes, gt_masks, image)
 
         class_logits, _, bbox = _roi_heads(rois, image, mrcnn_maps, config)
@@ -131,6 +136,7 @@ def _build_graph(mode: str, config) -> keras.Model:
                               mrcnn_maps, config)
     features = ValidDetectionRows(name="valid_detections")(features, detections)
     masks = build_mask_head(features, config)  # real detections only, not padding
+    masks = keras.layers.Activation("sigmoid", dtype=OUTPUT_DTYPE, name="mrcnn_mask_probs")(masks)
     masks = SelectClassMasks(name="mrcnn_mask_detections")(masks, detections)
     outputs = {"detections": detections, "mrcnn_mask": masks, "rpn_rois": rpn_rois,
                "rpn_class": rpn_probs, "rpn_bbox": rpn_bbox, "mrcnn_class": class_probs,

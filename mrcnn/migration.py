@@ -25,6 +25,11 @@ weights, and its RPN was a nested model ``rpn_model`` whose weights are named
     # or only an ImageNet backbone (a local file; nothing is downloaded):
     report = load_imagenet_backbone(model, "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5")
 
+Classic weights were trained with the classic RoIAlign and mask-target sampling: set
+``ROI_ALIGN_ALIGNED = False`` in the config to use them as they are (fine-tuning with the
+aligned default adapts them). Its ``mrcnn_mask`` layer had a sigmoid activation; ours
+outputs the logits and the graph applies the sigmoid, with the same kernel and bias.
+
 Both return the report of :func:`mrcnn.checkpoints.load_weights_by_name`: ``loaded``,
 ``skipped`` (in the file, not loaded: excluded or no such layer here), ``mismatched``
 (``(name, file shapes, model shapes)``) and ``missing`` (layers of the model with weights
@@ -53,7 +58,8 @@ from mrcnn.backbones.resnet import RESNETS
 logger = logging.getLogger(__name__)
 
 # Layers whose shapes depend on NUM_CLASSES: exclude them to fine-tune on other classes.
-CLASS_SPECIFIC_LAYERS = ("mrcnn_class_logits", "mrcnn_bbox_fc", "mrcnn_bbox", "mrcnn_mask")
+CLASS_SPECIFIC_LAYERS = ("mrcnn_class_logits", "mrcnn_bbox_fc", "mrcnn_bbox", "mrcnn_mask",
+                         "mrcnn_mask_unet_out")
 
 # Our backbone layers (stem and res/bn stages): what an ImageNet file can initialise.
 BACKBONE_LAYERS = r"(conv1)|(bn_conv1)|(res\d.*)|(bn\d.*)"

@@ -77,11 +77,16 @@ def _resize(array: np.ndarray, size: tuple[int, int], interpolation: int) -> np.
 
 
 def resize_mask(mask: np.ndarray, scale: float, padding, crop=None) -> np.ndarray:
-    """Apply the scale, padding and crop of :func:`resize_image` to ``[H, W, N]`` bool masks."""
+    """Apply the scale, padding and crop of :func:`resize_image` to ``[H, W, N]`` bool masks.
+
+    Masks are resampled bilinearly on the image's pixel centres and thresholded at 0.5
+    (:mod:`mrcnn.ops.geometry`), so their boundaries stay on the resized image's (nearest
+    neighbour would shift them by up to half a pixel).
+    """
     h, w = mask.shape[:2]
     if scale != 1 and mask.shape[2]:
         size = (max(1, round(h * scale)), max(1, round(w * scale)))
-        mask = _resize(mask.astype(np.uint8), size, cv2.INTER_NEAREST) > 0
+        mask = _resize(mask.astype(np.float32), size, cv2.INTER_LINEAR) >= 0.5
     elif scale != 1:
         mask = np.zeros((max(1, round(h * scale)), max(1, round(w * scale)), 0), bool)
     if crop is not None:
@@ -94,6 +99,8 @@ def minimize_mask(boxes: np.ndarray, masks: np.ndarray, shape: tuple[int, int]) 
     """Crop each ``[H, W, N]`` mask to its box ``[N, 4]`` and resize it to ``shape``.
 
     Mini masks save memory for large images; they are pasted back by the target layer.
+    Cell ``k`` of a mini mask samples the centre of the ``k``-th of ``shape`` equal cells of
+    the box (OpenCV's bilinear resize, thresholded at 0.5; :mod:`mrcnn.ops.geometry`).
     """
     out = np.zeros(tuple(shape) + (masks.shape[-1],), dtype=bool)
     for i in range(masks.shape[-1]):

@@ -1,4 +1,10 @@
-"""The five Mask R-CNN losses, each a plain function of targets and predictions."""
+"""The five Mask R-CNN losses, each a plain function of targets and predictions.
+
+As in the paper and the classic implementation: the box losses are smooth-L1 averaged over
+the 4 coordinates and over the positive anchors / RoIs; the mask loss is the per-pixel
+binary cross-entropy of the ground-truth class's mask logits (the sigmoid is applied for
+inference only), averaged over the pixels of positive RoIs.
+"""
 
 from __future__ import annotations
 
@@ -31,8 +37,11 @@ def rpn_class_loss(rpn_match: tf.Tensor, rpn_logits: tf.Tensor) -> tf.Tensor:
 
 def rpn_bbox_loss(rpn_bbox_targets: tf.Tensor, rpn_match: tf.Tensor,
                   rpn_bbox: tf.Tensor) -> tf.Tensor:
-    """Smooth-L1 on the deltas of positive anchors. ``[B, A, 4]``, ``[B, A]``, ``[B, A, 4]``."""
-    per_anchor = tf.reduce_sum(_smooth_l1(rpn_bbox_targets - tf.cast(rpn_bbox, tf.float32)), -1)
+    """Smooth-L1 on the deltas of positive anchors, mean over coordinates and anchors.
+
+    ``[B, A, 4]``, ``[B, A]``, ``[B, A, 4]``.
+    """
+    per_anchor = tf.reduce_mean(_smooth_l1(rpn_bbox_targets - tf.cast(rpn_bbox, tf.float32)), -1)
     return _masked_mean(per_anchor, rpn_match == 1)
 
 
@@ -48,12 +57,13 @@ def mrcnn_class_loss(target_class_ids: tf.Tensor, class_logits: tf.Tensor) -> tf
 
 def mrcnn_bbox_loss(target_deltas: tf.Tensor, target_class_ids: tf.Tensor,
                     pred_deltas: tf.Tensor) -> tf.Tensor:
-    """Smooth-L1 on the ground-truth class's deltas of positive RoIs.
+    """Smooth-L1 on the ground-truth class's deltas of positive RoIs, mean over coordinates
+    and RoIs.
 
     target_deltas ``[B, R, 4]``; target_class_ids ``[B, R]``; pred_deltas ``[B, R, C, 4]``.
     """
     pred = tf.gather(pred_deltas, tf.maximum(target_class_ids, 0), batch_dims=2)  # [B, R, 4]
-    per_roi = tf.reduce_sum(_smooth_l1(target_deltas - tf.cast(pred, tf.float32)), -1)
+    per_roi = tf.reduce_mean(_smooth_l1(target_deltas - tf.cast(pred, tf.float32)), -1)
     return _masked_mean(per_roi, target_class_ids > 0)
 
 
@@ -62,12 +72,12 @@ def mrcnn_mask_loss(target_masks: tf.Tensor, target_class_ids: tf.Tensor,
     """Per-pixel binary cross-entropy on the ground-truth class channel of positive RoIs.
 
     target_masks ``[B, R, h, w]``; target_class_ids ``[B, R]``; pred_masks ``[B, R, h, w, C]``
-    sigmoid probabilities.
+    logits.
     """
     pred = tf.gather(tf.transpose(pred_masks, [0, 1, 4, 2, 3]),
                      tf.maximum(target_class_ids, 0), batch_dims=2)  # [B, R, h, w]
-    pred = tf.clip_by_value(tf.cast(pred, tf.float32), 1e-7, 1.0 - 1e-7)
-    bce = -(target_masks * tf.math.log(pred) + (1.0 - target_masks) * tf.math.log(1.0 - pred))
+    bce = tf.nn.sigmoid_cross_entropy_with_logits(labels=target_masks,
+                                                  logits=tf.cast(pred, tf.float32))
     positive = tf.broadcast_to((target_class_ids > 0)[..., None, None], tf.shape(bce))
     return _masked_mean(bce, positive)
 

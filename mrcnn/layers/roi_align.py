@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from mrcnn.ops.boxes import denorm_boxes
+from mrcnn.ops.geometry import cell_centre_crops
 from mrcnn.precision import Float32Layer
 
 
@@ -28,19 +30,29 @@ def assign_roi_levels(rois: tf.Tensor, image_area: tf.Tensor, canonical_size: fl
 class PyramidROIAlign(Float32Layer):
     """Pool every RoI to ``pool_size x pool_size`` from its pyramid level.
 
-    Inputs: ``rois`` ``[B, R, 4]`` normalized, ``image`` ``[B, H, W, C]`` (for its area),
-    then the feature maps P2..P5 ``[B, h_l, w_l, D]``.
+    Inputs: ``rois`` ``[B, R, 4]`` normalized, ``image`` ``[B, H, W, C]`` (for its size),
+    then the feature maps P2..P5 ``[B, h_l, w_l, D]`` of ``strides`` (4, 8, 16, 32).
     Returns ``[B * R, pool, pool, D]``, RoIs of image ``b`` at rows ``b * R .. b * R + R - 1``
-    in their input order. Sampling is one bilinear sample per bin, at the bin centres
-    of ``tf.image.crop_and_resize``; gradients flow to the features, not to the boxes.
+    in their input order; gradients flow to the features, not to the boxes.
+
+    ``aligned`` (the default): each bin averages ``sampling_ratio``² bilinear samples at
+    the centres of its sub-bins, the RoI in feature coordinates being ``box / stride -
+    0.5`` (the convention of :mod:`mrcnn.ops.geometry`); samples up to one feature pixel
+    outside the map read its border, further out 0. ``aligned=False`` is the classic
+    Keras Mask R-CNN: one sample per bin on ``crop_and_resize``'s end-point grid of the
+    normalized box (for weights trained that way).
     """
 
     def __init__(self, pool_size: int, canonical_size: float = 224.0,
-                 canonical_level: int = 4, **kwargs):
+                 canonical_level: int = 4, aligned: bool = True, sampling_ratio: int = 2,
+                 strides=(4, 8, 16, 32), **kwargs):
         super().__init__(**kwargs)
         self.pool_size = int(pool_size)
         self.canonical_size = float(canonical_size)
         self.canonical_level = int(canonical_level)
+        self.aligned = bool(aligned)
+        self.sampling_ratio = int(sampling_ratio)
+        self.strides = [int(s) for s in strides]
 
     def call(self, rois, image, *feature_maps):
         rois = tf.stop_gradient(rois)
@@ -51,20 +63,39 @@ class PyramidROIAlign(Float32Layer):
         shape = tf.shape(image)
         levels = assign_roi_levels(flat_rois, shape[1] * shape[2], self.canonical_size,
                                    self.canonical_level, 2, 1 + len(feature_maps))
+        pixel_rois = denorm_boxes(flat_rois, shape[1:3])
         pooled, order = [], []
         for i, features in enumerate(feature_maps):
             ix = tf.where(tf.equal(levels, i + 2))[:, 0]
             order.append(ix)
-            pooled.append(tf.image.crop_and_resize(
-                features, tf.gather(flat_rois, ix), tf.gather(box_index, ix),
-                [self.pool_size, self.pool_size]))
+            if self.aligned:
+                pooled.append(self._aligned(features, tf.gather(pixel_rois, ix),
+                                            tf.gather(box_index, ix), self.strides[i]))
+            else:
+                pooled.append(tf.image.crop_and_resize(
+                    features, tf.gather(flat_rois, ix), tf.gather(box_index, ix),
+                    [self.pool_size, self.pool_size]))
         pooled = tf.concat(pooled, axis=0)
         inverse = tf.math.invert_permutation(tf.cast(tf.concat(order, axis=0), tf.int32))
         return tf.gather(pooled, inverse)
 
+    def _aligned(self, features, boxes, box_index, stride):
+        """Aligned RoIAlign of pixel ``boxes`` ``[N, 4]`` on one level."""
+        samples = self.pool_size * self.sampling_ratio
+        # One replicated border row/column: samples in [-1, 0] read the edge (Detectron).
+        padded = tf.pad(features, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="SYMMETRIC")
+        crops = cell_centre_crops(boxes, (samples, samples), tf.shape(features)[1:3],
+                                  stride=float(stride), pad=1)
+        x = tf.image.crop_and_resize(padded, crops, box_index, [samples, samples])
+        if self.sampling_ratio > 1:
+            x = tf.nn.avg_pool2d(x, self.sampling_ratio, self.sampling_ratio, "VALID")
+        return x
+
     def get_config(self):
         return {**super().get_config(), "pool_size": self.pool_size,
-                "canonical_size": self.canonical_size, "canonical_level": self.canonical_level}
+                "canonical_size": self.canonical_size, "canonical_level": self.canonical_level,
+                "aligned": self.aligned, "sampling_ratio": self.sampling_ratio,
+                "strides": self.strides}
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")

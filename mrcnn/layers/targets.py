@@ -20,7 +20,9 @@ class DetectionTargetLayer(Float32Layer):
     A RoI is positive when its best IoU with a ground-truth box is at least
     ``positive_iou``, otherwise negative. At most ``positive_ratio * rois_per_image``
     positives are kept, negatives fill the rest; when there are not enough proposals the
-    tail is padding. With ``add_gt`` the ground-truth boxes join the proposals.
+    tail is padding. With ``add_gt`` the ground-truth boxes join the proposals. Mask
+    targets sample the cell centres of each RoI when ``aligned`` (see
+    :func:`mrcnn.ops.masks.crop_mask_targets`), thresholded at 0.5.
 
     Inputs: ``proposals`` ``[B, N, 4]`` normalized (zero rows = padding),
     ``gt_class_ids`` ``[B, G]`` (0 = padding), ``gt_boxes`` ``[B, G, 4]`` pixels,
@@ -34,7 +36,7 @@ class DetectionTargetLayer(Float32Layer):
 
     def __init__(self, rois_per_image: int, positive_ratio: float, positive_iou: float,
                  bbox_std_dev: Sequence[float], mask_shape: Sequence[int], mini_mask: bool,
-                 add_gt: bool = True, **kwargs):
+                 add_gt: bool = True, aligned: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.rois_per_image = int(rois_per_image)
         self.positive_ratio = float(positive_ratio)
@@ -43,6 +45,7 @@ class DetectionTargetLayer(Float32Layer):
         self.mask_shape = [int(v) for v in mask_shape]
         self.mini_mask = bool(mini_mask)
         self.add_gt = bool(add_gt)
+        self.aligned = bool(aligned)
 
     def call(self, proposals, gt_class_ids, gt_boxes, gt_masks, image):
         gt_boxes = norm_boxes(gt_boxes, tf.shape(image)[1:3])
@@ -88,9 +91,10 @@ class DetectionTargetLayer(Float32Layer):
         mask_index = tf.reshape(gt_index + tf.range(tf.shape(gt_index)[0])[:, None] * num_gt, [-1])
         crops = crop_mask_targets(flat_masks, tf.reshape(matched_boxes, [-1, 4]),
                                   tf.reshape(rois, [-1, 4]), mask_index,
-                                  tuple(self.mask_shape), self.mini_mask)
+                                  tuple(self.mask_shape), self.mini_mask, self.aligned,
+                                  tf.shape(image)[1:3])
         crops = tf.reshape(crops, tf.concat([tf.shape(rois)[:2], self.mask_shape], axis=0))
-        target_masks = tf.where(sel_pos[..., None, None], tf.round(crops), 0.0)
+        target_masks = tf.where(sel_pos[..., None, None] & (crops >= 0.5), 1.0, 0.0)
         return tuple(tf.stop_gradient(t) for t in
                      (rois, target_class_ids, target_deltas, target_masks))
 
@@ -98,4 +102,4 @@ class DetectionTargetLayer(Float32Layer):
         return {**super().get_config(), "rois_per_image": self.rois_per_image,
                 "positive_ratio": self.positive_ratio, "positive_iou": self.positive_iou,
                 "bbox_std_dev": self.bbox_std_dev, "mask_shape": self.mask_shape,
-                "mini_mask": self.mini_mask, "add_gt": self.add_gt}
+                "mini_mask": self.mini_mask, "add_gt": self.add_gt, "aligned": self.aligned}

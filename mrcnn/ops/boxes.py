@@ -2,7 +2,8 @@
 
 Boxes are ``(y1, x1, y2, x2)``. Pixel boxes have exclusive ``y2, x2``; normalized
 boxes map pixel ``p`` to ``p / (size - 1)`` (and ``y2, x2`` to ``(y2 - 1) / (size - 1)``),
-which is the coordinate convention of ``tf.image.crop_and_resize``.
+which is the coordinate convention of ``tf.image.crop_and_resize``; how boxes are sampled
+(pixel centres) is stated once, in :mod:`mrcnn.ops.geometry`.
 """
 
 from __future__ import annotations

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from mrcnn.ops.boxes import denorm_boxes
+from mrcnn.ops.geometry import cell_centre_crops
+
 
 def crop_mask_targets(gt_masks: tf.Tensor, gt_boxes: tf.Tensor, rois: tf.Tensor,
                       mask_index: tf.Tensor, mask_shape: tuple[int, int],
-                      mini_mask: bool) -> tf.Tensor:
+                      mini_mask: bool, aligned: bool = False,
+                      image_shape: tf.Tensor | None = None) -> tf.Tensor:
     """Crop ground-truth masks to RoIs and resize them to ``mask_shape`` (values in [0, 1]).
 
     Args:
@@ -16,11 +20,28 @@ def crop_mask_targets(gt_masks: tf.Tensor, gt_boxes: tf.Tensor, rois: tf.Tensor,
       gt_boxes: ``[N, 4]`` normalized box of the ground truth each RoI is matched to.
       rois: ``[N, 4]`` normalized RoIs.
       mask_index: ``[N]`` int32 index into ``gt_masks`` for each RoI.
+      aligned: sample the centre of each of the ``mask_shape`` cells of the RoI (the
+        convention of :mod:`mrcnn.ops.geometry`, inverted exactly by :func:`paste_masks`);
+        needs ``image_shape`` ``(height, width)``, the molded image's. Otherwise the
+        classic end-point grid of the normalized RoI.
     Returns:
       ``[N, mask_h, mask_w]`` float32 bilinear samples, not thresholded.
     """
-    boxes = rois
-    if mini_mask:
+    masks = tf.expand_dims(gt_masks, -1)
+    if aligned:
+        pixel_rois = denorm_boxes(rois, image_shape)
+        stride, origin = 1.0, 0.0
+        if mini_mask:  # mini mask cell k of the box [g1, g2) sits at g1 + (k + 0.5) (g2 - g1) / m
+            gt = denorm_boxes(gt_boxes, image_shape)
+            cells = tf.cast(tf.shape(gt_masks)[1:3], tf.float32)
+            stride = tf.maximum(gt[:, 2:] - gt[:, :2], 1e-3) / cells
+            origin = gt[:, :2]
+        # Outside the mask (or its box) is background: pad with 0 so a boundary on the
+        # border falls halfway to the outside, like every other boundary.
+        masks = tf.pad(masks, [[0, 0], [1, 1], [1, 1], [0, 0]])
+        boxes = cell_centre_crops(pixel_rois, mask_shape, tf.shape(gt_masks)[1:3], stride,
+                                  origin, pad=1)
+    elif mini_mask:
         # Express each RoI in its ground-truth box's frame (the mini mask covers that box).
         gy1, gx1, gy2, gx2 = tf.unstack(gt_boxes, axis=-1)
         gh = tf.maximum(gy2 - gy1, 1e-6)
@@ -28,8 +49,9 @@ def crop_mask_targets(gt_masks: tf.Tensor, gt_boxes: tf.Tensor, rois: tf.Tensor,
         y1, x1, y2, x2 = tf.unstack(rois, axis=-1)
         boxes = tf.stack([(y1 - gy1) / gh, (x1 - gx1) / gw,
                           (y2 - gy1) / gh, (x2 - gx1) / gw], axis=-1)
-    crops = tf.image.crop_and_resize(tf.expand_dims(gt_masks, -1), tf.stop_gradient(boxes),
-                                     mask_index, mask_shape)
+    else:
+        boxes = rois
+    crops = tf.image.crop_and_resize(masks, tf.stop_gradient(boxes), mask_index, mask_shape)
     return tf.squeeze(crops, -1)
 
 
@@ -38,7 +60,8 @@ def paste_masks(masks: tf.Tensor, boxes: tf.Tensor, image_shape,
     """Paste RoI masks into full images in one vectorised resampling.
 
     Mask pixel ``(i, j)`` of a box ``(y1, x1, y2, x2)`` (pixels, exclusive end) is the
-    centre of cell ``i`` of ``mask_h`` equal rows of the box. Every image pixel centre
+    centre of cell ``i`` of ``mask_h`` equal rows of the box (:mod:`mrcnn.ops.geometry`;
+    the exact inverse of aligned :func:`crop_mask_targets`). Every image pixel centre
     is mapped into that grid and sampled bilinearly, then thresholded; pixels whose
     centre lies outside the box are False.
 

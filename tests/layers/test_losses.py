@@ -32,7 +32,7 @@ def np_rpn_class_loss(match, logits) -> float:
 
 
 def np_rpn_bbox_loss(targets, match, pred) -> float:
-    losses = [np_smooth_l1(targets[b, a] - pred[b, a]).sum()
+    losses = [np_smooth_l1(targets[b, a] - pred[b, a]).mean()
               for b, a in zip(*np.nonzero(match == 1))]
     return float(np.mean(losses)) if losses else 0.0
 
@@ -44,16 +44,16 @@ def np_mrcnn_class_loss(class_ids, logits) -> float:
 
 
 def np_mrcnn_bbox_loss(targets, class_ids, pred) -> float:
-    losses = [np_smooth_l1(targets[b, r] - pred[b, r, class_ids[b, r]]).sum()
+    losses = [np_smooth_l1(targets[b, r] - pred[b, r, class_ids[b, r]]).mean()
               for b, r in zip(*np.nonzero(class_ids > 0))]
     return float(np.mean(losses)) if losses else 0.0
 
 
 def np_mrcnn_mask_loss(targets, class_ids, pred) -> float:
-    """Mean per-pixel BCE over the gt-class channel of positive RoIs."""
+    """Mean per-pixel BCE over the gt-class channel (logits) of positive RoIs."""
     pixels = []
     for b, r in zip(*np.nonzero(class_ids > 0)):
-        p = np.clip(pred[b, r, :, :, class_ids[b, r]], 1e-7, 1 - 1e-7)
+        p = 1.0 / (1.0 + np.exp(-pred[b, r, :, :, class_ids[b, r]].astype(np.float64)))
         t = targets[b, r]
         pixels.append(-(t * np.log(p) + (1 - t) * np.log(1 - p)))
     return float(np.mean(pixels)) if pixels else 0.0
@@ -111,11 +111,11 @@ def test_rpn_bbox_loss(rng):
     match, _, targets, pred = rpn_inputs(rng)
     got = value(rpn_bbox_loss(tf.constant(targets), tf.constant(match), tf.constant(pred)))
     assert got == pytest.approx(np_rpn_bbox_loss(targets, match, pred), rel=1e-5)
-    # Hand value: one positive anchor, diffs (0.5, -2, 0, 0) -> 0.125 + 1.5.
+    # Hand value: one positive anchor, diffs (0.5, -2, 0, 0) -> (0.125 + 1.5) / 4 coordinates.
     t = np.zeros((1, 2, 4), np.float32)
     p = np.array([[[0.5, -2.0, 0.0, 0.0], [9.0, 9.0, 9.0, 9.0]]], np.float32)
     got = value(rpn_bbox_loss(tf.constant(t), tf.constant([[1, -1]]), tf.constant(p)))
-    assert got == pytest.approx(1.625)
+    assert got == pytest.approx(1.625 / 4)
 
 
 def test_mrcnn_class_loss(rng):

@@ -1,4 +1,5 @@
-"""PyramidROIAlign and level assignment against a numpy bilinear-sampling twin."""
+"""PyramidROIAlign (aligned and classic) and level assignment against numpy twins written
+from the definitions: loops over bins and samples, no crop_and_resize."""
 
 import numpy as np
 import pytest
@@ -16,8 +17,46 @@ def np_levels(rois: np.ndarray, image_area: float, canonical=224.0) -> np.ndarra
     return np.clip(np.round(4 + np.log2(size / canonical)), 2, 5).astype(int)
 
 
+def np_bilinear(features: np.ndarray, y: float, x: float) -> np.ndarray:
+    """Detectron2's ROIAlign sample of ``[h, w, D]`` at map coordinates ``(y, x)`` (element
+    ``k`` at ``k``): 0 beyond one pixel outside the map, the border within it."""
+    h, w = features.shape[:2]
+    if y < -1.0 or y > h or x < -1.0 or x > w:
+        return np.zeros(features.shape[2])
+    y, x = min(max(y, 0.0), h - 1.0), min(max(x, 0.0), w - 1.0)
+    y0, x0 = int(np.floor(y)), int(np.floor(x))
+    y1, x1 = min(y0 + 1, h - 1), min(x0 + 1, w - 1)
+    ly, lx = y - y0, x - x0
+    return ((1 - ly) * (1 - lx) * features[y0, x0] + (1 - ly) * lx * features[y0, x1]
+            + ly * (1 - lx) * features[y1, x0] + ly * lx * features[y1, x1])
+
+
+def np_aligned_roi_align(features: np.ndarray, pixel_box, stride: int, pool: int,
+                         ratio: int) -> np.ndarray:
+    """Aligned RoIAlign (He et al. 2017; Detectron2 ``aligned=True``): the box in map
+    coordinates is ``box / stride - 0.5``; bin ``(i, j)`` averages ``ratio``² samples at
+    the centres of its sub-bins."""
+    y1, x1, y2, x2 = np.asarray(pixel_box, np.float64) / stride - 0.5
+    bin_h, bin_w = (y2 - y1) / pool, (x2 - x1) / pool
+    out = np.zeros((pool, pool, features.shape[2]))
+    for i in range(pool):
+        for j in range(pool):
+            for a in range(ratio):
+                for b in range(ratio):
+                    y = y1 + (i + (a + 0.5) / ratio) * bin_h
+                    x = x1 + (j + (b + 0.5) / ratio) * bin_w
+                    out[i, j] += np_bilinear(features, y, x) / ratio**2
+    return out
+
+
+def np_pixel_box(norm_box, size: int) -> np.ndarray:
+    """A normalized box as a continuous pixel box ``[y1, y2)`` (``mrcnn.ops.boxes``)."""
+    return np.asarray(norm_box, np.float64) * (size - 1) + np.array([0, 0, 1, 1])
+
+
 def np_roi_align(features: np.ndarray, box, pool: int) -> np.ndarray:
-    """crop_and_resize of ``[h, w, D]`` features to ``[pool, pool, D]`` (0 outside)."""
+    """Classic RoIAlign: crop_and_resize of ``[h, w, D]`` features to ``[pool, pool, D]``
+    (0 outside)."""
     h, w, d = features.shape
     y1, x1, y2, x2 = box
     out = np.zeros((pool, pool, d))
@@ -70,7 +109,7 @@ def test_roi_align_matches_numpy_across_levels_and_order():
         assign_roi_levels(tf.constant(rois), IMAGE * IMAGE, CANONICAL).numpy(), levels)
 
     pool = 5
-    layer = PyramidROIAlign(pool, canonical_size=CANONICAL)
+    layer = PyramidROIAlign(pool, canonical_size=CANONICAL, aligned=False)
     got = layer(tf.constant(rois), tf.constant(image), *map(tf.constant, features)).numpy()
     assert got.shape == (2 * 6, pool, pool, 3)
     for b in range(2):
@@ -83,12 +122,65 @@ def test_roi_align_matches_numpy_across_levels_and_order():
     np.testing.assert_array_equal(reshaped[1, 3], got[9])
 
 
+@pytest.mark.parametrize("ratio", [1, 2, 3])
+def test_aligned_roi_align_matches_numpy_across_levels(ratio):
+    rng = np.random.default_rng(5)
+    image, features = make_inputs(rng)
+    # Levels P2..P5, boxes over the border (samples outside the map) and a sliver.
+    rois = np.array([
+        [roi(0.5, 0.5, 0.5), roi(0.2, 0.3, 0.125), [0.0, 0.0, 1.0, 1.0], roi(0.05, 0.9, 0.25),
+         roi(0.7, 0.7, 0.13), [0.1, 0.0, 0.6, 0.5]],
+        [roi(0.3, 0.6, 0.25), [0.4, 0.4, 0.41, 0.9], roi(0.8, 0.2, 0.12), [0.05, 0.1, 0.95, 0.9],
+         roi(0.4, 0.4, 0.26), roi(0.5, 0.5, 0.1)],
+    ], np.float32)
+    levels = np_levels(rois, IMAGE * IMAGE, CANONICAL)
+    assert set(levels.ravel()) == {2, 3, 4, 5}
+    pool = 4
+    layer = PyramidROIAlign(pool, canonical_size=CANONICAL, sampling_ratio=ratio)
+    assert layer.aligned
+    got = layer(tf.constant(rois), tf.constant(image), *map(tf.constant, features)).numpy()
+    for b in range(2):
+        for r in range(6):
+            level = levels[b, r]
+            want = np_aligned_roi_align(features[level - 2][b], np_pixel_box(rois[b, r], IMAGE),
+                                        2 ** level, pool, ratio)
+            np.testing.assert_allclose(got[b * 6 + r], want, atol=1e-4,
+                                       err_msg=f"image {b} roi {r} level {level}")
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+def test_aligned_bins_of_a_coordinate_map_are_the_bin_centres(axis):
+    """A feature map whose values are their own image coordinate (element k of stride s
+    sits at (k + 0.5) s) returns, bilinear sampling being exact on a linear map, the
+    image coordinate of each bin centre."""
+    image = np.zeros((1, IMAGE, IMAGE, 1), np.float32)
+    features = []
+    for size in FEATURE_SIZES:
+        stride = IMAGE // size
+        coord = (np.arange(size) + 0.5) * stride
+        grid = np.meshgrid(coord, coord, indexing="ij")[axis]
+        features.append(grid[None, :, :, None].astype(np.float32))
+    # Boxes whose samples stay inside the element centres of their level.
+    rois = np.array([[roi(0.5, 0.5, 0.5), roi(0.45, 0.55, 0.25), roi(0.5, 0.4, 0.125),
+                      [0.3, 0.2, 0.7, 0.8]]], np.float32)
+    pool = 7
+    got = PyramidROIAlign(pool, canonical_size=CANONICAL)(
+        tf.constant(rois), tf.constant(image), *map(tf.constant, features)).numpy()[..., 0]
+    for r, box in enumerate(rois[0]):
+        y1, x1, y2, x2 = np_pixel_box(box, IMAGE)
+        start, end = (y1, y2) if axis == 0 else (x1, x2)
+        centres = start + (np.arange(pool) + 0.5) * (end - start) / pool
+        want = centres[:, None] if axis == 0 else centres[None, :]
+        np.testing.assert_allclose(got[r], np.broadcast_to(want, (pool, pool)), atol=1e-3,
+                                   err_msg=f"roi {r}")
+
+
 def test_roi_align_uses_own_image_features():
     """Identical RoIs in two images read different feature maps."""
     rng = np.random.default_rng(1)
     image, features = make_inputs(rng, depth=2)
     rois = np.tile(np.array([[roi(0.5, 0.5, 0.25), roi(0.5, 0.5, 0.125)]], np.float32), (2, 1, 1))
-    got = PyramidROIAlign(3, canonical_size=CANONICAL)(
+    got = PyramidROIAlign(3, canonical_size=CANONICAL, aligned=False)(
         tf.constant(rois), tf.constant(image), *map(tf.constant, features)).numpy()
     np.testing.assert_allclose(got[0], np_roi_align(features[1][0], rois[0, 0], 3), atol=1e-4)
     np.testing.assert_allclose(got[2], np_roi_align(features[1][1], rois[1, 0], 3), atol=1e-4)
@@ -101,7 +193,7 @@ def test_roi_align_default_canonical_size():
     rng = np.random.default_rng(2)
     image, features = make_inputs(rng, batch=1, depth=1)
     rois = np.array([[[0.0, 0.0, 1.0, 1.0], roi(0.5, 0.5, 0.3)]], np.float32)
-    got = PyramidROIAlign(4)(tf.constant(rois), tf.constant(image),
+    got = PyramidROIAlign(4, aligned=False)(tf.constant(rois), tf.constant(image),
                              *map(tf.constant, features)).numpy()
     for r in range(2):
         np.testing.assert_allclose(got[r], np_roi_align(features[0][0], rois[0, r], 4), atol=1e-4)

@@ -57,13 +57,14 @@ def test_unet_default_widths_are_the_proposed_ones():
     assert Config.UNET_UP28_FILTERS == (256, 256)
 
 
-def test_heads_output_probabilities():
+def test_heads_output_logits():
+    """No sigmoid inside the head: the loss takes logits (inference applies the sigmoid)."""
     import numpy as np
     for head in ("fcn", "unet"):
         _, model = build(head)
         out = model(np.random.default_rng(0).normal(size=(3, 14, 14, 32)).astype("float32"))
         out = np.asarray(out)
-        assert out.shape == (3, 28, 28, 4) and out.min() >= 0.0 and out.max() <= 1.0
+        assert out.shape == (3, 28, 28, 4) and out.min() < 0.0
 
 
 def test_box_head_shapes_and_parameters():
@@ -79,8 +80,7 @@ def test_a_third_head_is_one_registration():
     @register_mask_head("test_tiny", upsampling=2)
     def build_tiny(features, config):
         x = keras.layers.Conv2DTranspose(4, 2, strides=2, name="mrcnn_mask_tiny_up")(features)
-        return keras.layers.Conv2D(config.NUM_CLASSES, 1, activation="sigmoid",
-                                   name="mrcnn_mask_tiny")(x)
+        return keras.layers.Conv2D(config.NUM_CLASSES, 1, name="mrcnn_mask_tiny")(x)
     try:
         config, model = build("test_tiny")
         assert model.output_shape == (None, 28, 28, config.NUM_CLASSES)

@@ -104,9 +104,11 @@ def test_odd_but_valid_ground_truth_loads(rel_config):
 
 
 def test_instances_vanishing_after_resize_or_augmentation_are_dropped(rel_config):
-    """A 1-pixel-wide line on a 256x256 image disappears at scale 0.25; an augmentation
-    that blanks the left half removes the instance there. Both images stay usable."""
-    masks = box_masks(256, 256, [(10, 101, 200, 102), (100, 100, 180, 180)])
+    """A 1-pixel-wide line on a 256x256 image disappears at scale 0.25 (the bilinear
+    resize samples columns 4k + 1.5, between 101 and 102, never column 100 itself); an
+    augmentation that blanks the left half removes the instance there. Both images stay
+    usable."""
+    masks = box_masks(256, 256, [(10, 100, 200, 101), (100, 100, 180, 180)])
     dataset = _one(pixels=random_image(256, 256), masks=masks, class_ids=np.array([1, 2]))
     _, _, class_ids, boxes, masks = load_image_gt(dataset, rel_config, 0)
     assert class_ids.tolist() == [2] and masks.shape == (H, W, 1)

@@ -1,10 +1,11 @@
 """Mask-head registry.
 
 A mask head is a builder ``fn(roi_features, config) -> masks`` taking RoIAlign features
-``[N, MASK_POOL_SIZE, MASK_POOL_SIZE, D]`` and returning per-class sigmoid masks
-``[N, s * MASK_POOL_SIZE, s * MASK_POOL_SIZE, NUM_CLASSES]``, where ``s`` is the
-``upsampling`` it registers. Name its layers ``mrcnn_mask_*`` so the ``heads`` training
-preset covers them. Adding a head is one file::
+``[N, MASK_POOL_SIZE, MASK_POOL_SIZE, D]`` and returning per-class mask logits
+``[N, s * MASK_POOL_SIZE, s * MASK_POOL_SIZE, NUM_CLASSES]`` (no sigmoid: the loss takes
+logits, inference applies the sigmoid), where ``s`` is the ``upsampling`` it registers.
+Name its layers ``mrcnn_mask_*`` so the ``heads`` training preset covers them. Adding a
+head is one file::
 
     @register_mask_head("mine", upsampling=2)
     def build_mine(roi_features, config): ...

@@ -1,4 +1,4 @@
-"""The paper's FCN mask head: 4 x (3x3 conv, BN, ReLU), 2x2 deconv, 1x1 per-class sigmoid."""
+"""The paper's FCN mask head: 4 x (3x3 conv, BN, ReLU), 2x2 deconv, 1x1 per-class logits."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from mrcnn.precision import OUTPUT_DTYPE
 
 @register_mask_head("fcn", upsampling=2)
 def build_fcn_mask_head(roi_features, config):
-    """``[N, 14, 14, D]`` -> ``[N, 28, 28, NUM_CLASSES]`` sigmoid masks."""
+    """``[N, 14, 14, D]`` -> ``[N, 28, 28, NUM_CLASSES]`` mask logits."""
     width = config.MASK_HEAD_CONV_DIM
     x = roi_features
     for i in range(1, 5):
@@ -20,5 +20,5 @@ def build_fcn_mask_head(roi_features, config):
         x = keras.layers.Activation("relu")(x)
     x = keras.layers.Conv2DTranspose(width, 2, strides=2, activation="relu",
                                      name="mrcnn_mask_deconv")(x)
-    return keras.layers.Conv2D(config.NUM_CLASSES, 1, activation="sigmoid", name="mrcnn_mask",
+    return keras.layers.Conv2D(config.NUM_CLASSES, 1, name="mrcnn_mask",
                                dtype=OUTPUT_DTYPE)(x)

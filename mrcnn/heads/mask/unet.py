@@ -1,7 +1,7 @@
 """U-Net mask head: an encoder-decoder with a skip at RoI resolution.
 
 14x14 -> convs kept as the skip -> max-pool to 7x7 -> bottleneck convs -> upsample to 14
--> concatenate the skip -> convs -> upsample to 28 -> convs -> 1x1 per-class sigmoid.
+-> concatenate the skip -> convs -> upsample to 28 -> convs -> 1x1 per-class logits.
 Widths come from ``UNET_*_FILTERS`` so a small variant exists.
 """
 
@@ -26,7 +26,7 @@ def _conv_stack(x, widths, stage: str, train_bn):
 
 @register_mask_head("unet", upsampling=2)
 def build_unet_mask_head(roi_features, config):
-    """``[N, 14, 14, D]`` -> ``[N, 28, 28, NUM_CLASSES]`` sigmoid masks."""
+    """``[N, 14, 14, D]`` -> ``[N, 28, 28, NUM_CLASSES]`` mask logits."""
     bn = config.TRAIN_BN
     skip = _conv_stack(roi_features, config.UNET_SKIP_FILTERS, "skip", bn)
     x = keras.layers.MaxPooling2D(2, name="mrcnn_mask_unet_pool")(skip)
@@ -36,5 +36,5 @@ def build_unet_mask_head(roi_features, config):
     x = _conv_stack(x, config.UNET_UP14_FILTERS, "up14", bn)
     x = keras.layers.UpSampling2D(2, interpolation="bilinear", name="mrcnn_mask_unet_up28")(x)
     x = _conv_stack(x, config.UNET_UP28_FILTERS, "up28", bn)
-    return keras.layers.Conv2D(config.NUM_CLASSES, 1, activation="sigmoid",
-                               name="mrcnn_mask_unet_out", dtype=OUTPUT_DTYPE)(x)
+    return keras.layers.Conv2D(config.NUM_CLASSES, 1, name="mrcnn_mask_unet_out",
+                               dtype=OUTPUT_DTYPE)(x)

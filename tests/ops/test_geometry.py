@@ -1,0 +1,115 @@
+"""The sampling convention end to end (mrcnn.ops.geometry): a ground-truth mask cropped to
+its own box as a 28x28 training target, thresholded and pasted back (a perfect head) must
+give back the object, whatever its size and sub-pixel position."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from mrcnn.data.boxes_from_masks import extract_bboxes
+from mrcnn.data.resize import minimize_mask, resize_image, resize_mask
+from mrcnn.evaluation.boundary import boundary_iou, mask_iou
+from mrcnn.ops.geometry import cell_centre_crops
+from mrcnn.ops.masks import crop_mask_targets, paste_masks
+
+SIDE = 640
+SIZES = (8, 16, 32, 64, 128, 300, 600)
+OFFSETS = ((320.0, 320.0), (320.37, 318.71), (319.5, 321.25))  # object centres, pixels
+# The least mask IoU of a perfect head's round trip for objects of >= 64 px. A 28x28
+# grid places a boundary within half a cell (side / 56): discs and L shapes keep >= 0.96
+# (the issue's target), while a bar 1/8 as thick as long at 30 degrees is only ~3.8
+# cells thick across its box, so half-cell errors on both sides cost it up to ~10%: the
+# resolution of 28x28 masks, not the geometry. Mini masks (56x56, resampled twice) lose
+# up to 1-2% more.
+MIN_IOU = {"disc": 0.96, "L": 0.96, "bar": 0.90}
+MIN_IOU_MINI = {"disc": 0.95, "L": 0.94, "bar": 0.90}
+
+
+def make_shape(kind: str, size: float, cy: float, cx: float) -> np.ndarray:
+    """``[SIDE, SIDE]`` bool object of ``size`` pixels centred on ``(cy, cx)`` (continuous
+    coordinates: pixel k's centre is k + 0.5)."""
+    yy, xx = np.mgrid[:SIDE, :SIDE] + 0.5
+    dy, dx = yy - cy, xx - cx
+    half = size / 2
+    if kind == "disc":
+        return dy**2 + dx**2 < half**2
+    if kind == "bar":  # length `size`, thickness size / 8, at 30 degrees
+        c, s = np.cos(np.pi / 6), np.sin(np.pi / 6)
+        along, across = c * dy + s * dx, -s * dy + c * dx
+        return (np.abs(along) < half) & (np.abs(across) < max(size / 16, 0.75))
+    square = (np.abs(dy) < half) & (np.abs(dx) < half)  # L: arms a third of the box
+    return square & ((dx < -half + size / 3) | (dy > half - size / 3))
+
+
+def round_trip(mask: np.ndarray, aligned: bool = True, mini: bool = False) -> np.ndarray:
+    """Target of ``mask`` on its own box -> threshold 0.5 -> paste into the image."""
+    box = extract_bboxes(mask[..., None])[0]
+    normalized = tf.constant(((box - [0, 0, 1, 1]) / (SIDE - 1))[None], tf.float32)
+    source = minimize_mask(box[None], mask[..., None], (56, 56)) if mini else mask[..., None]
+    target = crop_mask_targets(tf.constant(np.transpose(source, (2, 0, 1)), tf.float32),
+                               normalized, normalized, tf.constant([0]), (28, 28), mini,
+                               aligned, (SIDE, SIDE))
+    target = tf.cast(target >= 0.5, tf.float32)
+    return paste_masks(target, tf.constant(box[None], tf.float32), (SIDE, SIDE)).numpy()[0]
+
+
+@pytest.mark.parametrize("kind", ["disc", "bar", "L"])
+def test_perfect_head_round_trip_gives_back_the_object(kind):
+    rows = []
+    for size in SIZES:
+        ious, bious, minis = [], [], []
+        for cy, cx in OFFSETS:
+            mask = make_shape(kind, size, cy, cx)
+            pasted = round_trip(mask)
+            ious.append(mask_iou(mask, pasted))
+            bious.append(boundary_iou(mask, pasted))
+            minis.append(mask_iou(mask, round_trip(mask, mini=True)))
+        rows.append((size, min(ious), min(bious), min(minis)))
+        if size >= 64:
+            assert min(ious) >= MIN_IOU[kind], (kind, size, ious)
+            assert min(minis) >= MIN_IOU_MINI[kind], (kind, size, minis)
+    print(f"\n{kind}: size px | mask IoU | Boundary IoU | mini-mask IoU (least of "
+          f"{len(OFFSETS)} positions)")
+    for size, iou, biou, mini in rows:
+        print(f"{kind}: {size:4d} | {iou:.3f} | {biou:.3f} | {mini:.3f}")
+
+
+def test_classic_targets_shrink_large_objects():
+    """The classic end-point grid moves every boundary towards the box centre by up to
+    side / 56 px, which the aligned convention does not: the check above can fail."""
+    for size in (160, 300, 600):
+        mask = make_shape("disc", size, 320.37, 318.71)
+        classic, aligned = round_trip(mask, aligned=False), round_trip(mask)
+        assert mask_iou(mask, classic) < 0.95 < mask_iou(mask, aligned), size
+        assert classic.sum() < mask.sum()  # shrunk, not shifted at random
+
+
+def test_cell_centre_crops_land_on_cell_centres():
+    """crop_and_resize with the returned crop samples a linear ramp (the map coordinate of
+    each element is its value) exactly at the cell centres of the box."""
+    size, stride, pad = 20, 4.0, 1
+    ramp = ((np.arange(size + 2 * pad) - pad + 0.5) * stride).astype(np.float32)
+    image = np.broadcast_to(ramp[None, :, None, None], (1, size + 2, size + 2, 1)).copy()
+    boxes = np.array([[3.2, 7.9, 40.5, 61.3], [10.0, 0.0, 11.0, 80.0]], np.float32)
+    cells = (5, 9)
+    crops = cell_centre_crops(tf.constant(boxes), cells, tf.constant([size, size]), stride,
+                              pad=pad)
+    got = tf.image.crop_and_resize(tf.constant(image), crops, [0, 0], cells).numpy()[..., 0]
+    for k, (y1, _, y2, _) in enumerate(boxes):
+        want = y1 + (np.arange(cells[0]) + 0.5) * (y2 - y1) / cells[0]
+        np.testing.assert_allclose(got[k][:, 0], want, atol=1e-3)
+
+
+def test_resized_masks_stay_on_the_resized_image():
+    """resize_mask follows the bilinear image resize on pixel centres: an object painted
+    into the image and its mask, resized together, still cover the same pixels."""
+    image = np.zeros((90, 130, 3), np.uint8)
+    mask = make_shape("disc", 50, 40.3, 70.6)[:90, :130]
+    image[mask] = 255
+    for size in (64, 256, 512):
+        resized, _, scale, padding, _ = resize_image(image, size, size, mode="square")
+        resized_mask = resize_mask(mask[..., None], scale, padding)[..., 0]
+        from_image = resized[..., 0] >= 128
+        assert mask_iou(from_image, resized_mask) > 0.995, size
