@@ -117,7 +117,8 @@ def run(settings: CompareSettings) -> dict:
                   f"AP50 {metrics['segm']['AP50']:.3f}, AP75 {metrics['segm']['AP75']:.3f}, "
                   f"Boundary IoU {metrics['mask_quality']['boundary_iou']:.3f}", flush=True)
     report = {"settings": asdict(settings), "wall_seconds": time.perf_counter() - tic,
-              "runs": runs, "summary": summarize(runs, settings.heads)}
+              "runs": runs, "summary": summarize(runs, settings.heads),
+              "paired": paired_differences(runs, settings.heads)}
     with open(os.path.join(out_dir, "compare.json"), "w") as f:
         json.dump(report, f, indent=2, default=_json_default)
     with open(os.path.join(out_dir, "compare.md"), "w") as f:
@@ -167,6 +168,36 @@ def summarize(runs: list[dict], heads) -> dict:
     return summary
 
 
+# Figures whose per-seed difference between heads decides the comparison.
+PAIRED_FIELDS = ("mask AP", "mask AP50", "mask AP75", "mask AP90", "Boundary IoU (TP)")
+
+
+def paired_differences(runs: list[dict], heads) -> dict:
+    """``{head: {figure: {"mean", "std", "values"}}}`` of ``head - heads[0]`` per seed.
+
+    Both heads of a seed train on the same data from the same initial shared layers, so
+    their difference cancels what the seed does to both: its spread over seeds says
+    whether a gap between heads is larger than the noise (the std of each head alone
+    also carries the seed's effect on both). Seeds one of the heads lacks are skipped.
+    """
+    baseline = heads[0]
+    by_seed = {(r["head"], r["seed"]): r for r in runs}
+    paired = {}
+    for head in heads[1:]:
+        seeds = sorted(seed for h, seed in by_seed if h == head and (baseline, seed) in by_seed)
+        paired[head] = {}
+        for name in PAIRED_FIELDS:
+            path = SUMMARY_FIELDS[name]
+            values = [_lookup(by_seed[(head, seed)], path) - _lookup(by_seed[(baseline, seed)],
+                                                                      path) for seed in seeds]
+            finite = [v for v in values if math.isfinite(v)]
+            paired[head][name] = {
+                "mean": float(np.mean(finite)) if finite else float("nan"),
+                "std": float(np.std(finite)) if finite else float("nan"),
+                "values": values, "seeds": seeds}
+    return paired
+
+
 def markdown_table(report: dict) -> str:
     """The summary as a Markdown table, one column per head, ``mean ± std``."""
     summary = report["summary"]
@@ -190,6 +221,19 @@ def markdown_table(report: dict) -> str:
                 digits = 1 if name in ("ms/image", "train s") else 3
                 cells.append(f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    paired = report.get("paired") or {}
+    if paired:
+        base = heads[0]
+        lines += ["", f"Paired difference per seed (head − {base}), mean ± std over seeds:", "",
+                  "| figure | " + " | ".join(f"{h} − {base}" for h in paired) + " |",
+                  "| --- | " + " | ".join("---" for _ in paired) + " |"]
+        for name in PAIRED_FIELDS:
+            cells = []
+            for head in paired:
+                stat = paired[head][name]
+                cells.append(f"{stat['mean']:+.3f} ± {stat['std']:.3f}"
+                             if math.isfinite(stat["mean"]) else "n/a")
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from mrcnn.data.boxes_from_masks import extract_bboxes
-from mrcnn.data.dataset import mask_problems
+from mrcnn.data.dataset import load_ground_truth, mask_problems
 from mrcnn.data.image_convert import to_rgb_uint8
 from mrcnn.data.image_meta import compose_image_meta
 from mrcnn.data.resize import minimize_mask, resize_image, resize_mask
@@ -53,20 +53,22 @@ def load_image_gt(dataset, config, image_id: int, augmentation: Augmentation | N
 
     Returns ``(image [H, W, 3] uint8, image_meta, class_ids [N] int32,
     boxes [N, 4] int32 pixels, masks [h, w, N] bool)``; masks are mini masks when
-    ``config.USE_MINI_MASK``. Instances whose mask is empty (as given, or after
-    resizing, cropping or augmentation) are dropped (logged at debug level); an image
-    left with no instance is a valid, all-background sample. ``load_image`` results
-    are converted with :func:`~mrcnn.data.image_convert.to_rgb_uint8`. Masks that do
-    not fit the image, or class ids that do not fit the masks or the configuration,
-    raise ``ValueError`` naming the data set class, image id and path.
+    ``config.USE_MINI_MASK``. Crowd regions (``Dataset.load_mask_with_crowd``) come with
+    negative class ids: the target layers keep proposals on them out of the negatives.
+    Instances whose mask is empty (as given, or after resizing, cropping or augmentation)
+    are dropped (logged at debug level); an image left with no instance is a valid,
+    all-background sample. ``load_image`` results are converted with
+    :func:`~mrcnn.data.image_convert.to_rgb_uint8`. Masks that do not fit the image, or
+    class ids that do not fit the masks or the configuration, raise ``ValueError``
+    naming the data set class, image id and path.
     """
     rng = rng or np.random.default_rng()
     image = dataset.load_image(image_id)
     if config.IMAGE_CHANNEL_COUNT == 3:
         image = to_rgb_uint8(image, _where(dataset, image_id) + ": load_image result")
-    masks, class_ids = dataset.load_mask(image_id)
+    masks, class_ids = load_ground_truth(dataset, image_id)
     problems, masks, class_ids = mask_problems(masks, class_ids, image.shape,
-                                               config.NUM_CLASSES)
+                                               config.NUM_CLASSES, crowd=True)
     if problems:
         raise ValueError(f"{_where(dataset, image_id)}: " + "; ".join(problems)
                          + ". dataset.validate() lists every problem of the data set at once.")

@@ -78,12 +78,35 @@ def test_smoke_run_writes_a_well_formed_report(tiny_registered, tmp_path, monkey
     assert set(fcn) == set(unet) and "Boundary IoU (TP)" in fcn
     table = (out / "compare.md").read_text()
     assert "| mask AP75 |" in table and "| fcn | unet |" in table
+    assert "| unet − fcn |" in table
+    paired = report["paired"]["unet"]["mask AP"]
+    assert paired["seeds"] == [0] and paired["values"] == [
+        report["runs"][1]["segm"]["AP"] - report["runs"][0]["segm"]["AP"]]
     assert [r["held_out_images"] for r in report["runs"]] == [3, 3]
     # The header counts the images evaluated, not the --val-images cap.
     report["settings"]["val_images"] = 50
     assert "3 held-out images" in markdown_table(report)
     for name in ("loss_curves.png", "ap_vs_iou.png", "boundary_iou_by_size.png"):
         assert (out / name).stat().st_size > 1000
+
+
+def test_paired_differences_are_per_seed_and_skip_unpaired_seeds():
+    from mrcnn.compare import paired_differences
+
+    def record(head, seed, ap):
+        return {"head": head, "seed": seed, "segm": {"AP": ap, "AP50": 0.5, "AP75": ap,
+                                                      "AP90": 0.1},
+                "mask_quality": {"boundary_iou": ap / 2}}
+
+    runs = [record("fcn", 0, 0.30), record("unet", 0, 0.34), record("fcn", 1, 0.20),
+            record("unet", 1, 0.22), record("fcn", 2, 0.25)]  # seed 2 has no unet run
+    paired = paired_differences(runs, ("fcn", "unet"))["unet"]
+    np.testing.assert_allclose(paired["mask AP"]["values"], [0.04, 0.02])
+    assert paired["mask AP"]["seeds"] == [0, 1]
+    assert paired["mask AP"]["mean"] == pytest.approx(0.03)
+    assert paired["mask AP"]["std"] == pytest.approx(0.01)
+    assert paired["mask AP50"]["mean"] == 0.0
+    assert paired["Boundary IoU (TP)"]["mean"] == pytest.approx(0.015)
 
 
 def test_unknown_dataset_is_a_clear_error(tmp_path):

@@ -73,21 +73,28 @@ class CachedDataset(Dataset):
     def load_mask(self, image_id: int) -> tuple[np.ndarray, np.ndarray]:
         entry = self._masks.get(image_id)
         if entry is None:
-            masks, class_ids = self.dataset.load_mask(image_id)
-            masks = np.asarray(masks, bool)
-            class_ids = np.asarray(class_ids, np.int32).reshape(-1)
-            if masks.ndim == 3 and masks.shape[0] and masks.shape[1]:
-                size = self._size(*masks.shape[:2])
-                if size != masks.shape[:2]:
-                    masks = _shrink_masks(masks, size)
-                    keep = masks.any(axis=(0, 1))
-                    masks, class_ids = masks[..., keep], class_ids[keep]
-            entry = (masks, class_ids)
+            entry = self._shrink(*self.dataset.load_mask(image_id))
             if self.cache:
                 with self._lock:
                     self._masks[image_id] = entry
         masks, class_ids = entry
         return masks.copy(), class_ids.copy()
+
+    def load_mask_with_crowd(self, image_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """The wrapped data set's masks with crowd regions, downscaled (not kept)."""
+        return self._shrink(*self.dataset.load_mask_with_crowd(image_id))
+
+    def _shrink(self, masks, class_ids) -> tuple[np.ndarray, np.ndarray]:
+        """Masks at the served size; instances that vanish are dropped."""
+        masks = np.asarray(masks, bool)
+        class_ids = np.asarray(class_ids, np.int32).reshape(-1)
+        if masks.ndim == 3 and masks.shape[0] and masks.shape[1]:
+            size = self._size(*masks.shape[:2])
+            if size != masks.shape[:2]:
+                masks = _shrink_masks(masks, size)
+                keep = masks.any(axis=(0, 1))
+                masks, class_ids = masks[..., keep], class_ids[keep]
+        return masks, class_ids
 
     def image_reference(self, image_id: int) -> str:
         return self.dataset.image_reference(image_id)

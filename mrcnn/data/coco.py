@@ -15,12 +15,13 @@ non-contiguous category ids (1..90) become contiguous internal class ids 1..K in
 order of the json's ``categories`` (BG is 0); ``get_source_class_id`` maps back.
 
 Crowd regions (``iscrowd: 1``) mark groups of objects that are not segmented one by
-one. They are not training targets: ``load_mask`` leaves them out by default
-(``include_crowd=False``), so the training pipeline never sees them. With
-``include_crowd=True`` (per call, or for the whole data set in ``load_coco``) they are
-returned with *negative* class ids, the classic Mask R-CNN convention that
-:func:`mrcnn.evaluation.coco.dataset_to_coco` reads as ``iscrowd: 1`` (ignore regions
-in COCO evaluation). Do not train on a data set loaded with ``include_crowd=True``.
+one. They are never objects to learn or to find: ``load_mask`` leaves them out by default
+(``include_crowd=False``); ``load_mask_with_crowd`` (and ``load_mask`` with
+``include_crowd=True``, per call or for the whole data set in ``load_coco``) returns them
+with *negative* class ids, the classic Mask R-CNN convention. Evaluation always reads
+them that way (COCO's ``iscrowd: 1`` ignore regions, and ignore regions of the VOC-style
+AP), and so does training, which keeps anchors and proposals overlapping a crowd region
+out of the negatives (the classic rule).
 """
 
 from __future__ import annotations
@@ -160,6 +161,11 @@ class CocoDataset(Dataset):
         if not masks:
             return np.zeros((height, width, 0), bool), np.zeros((0,), np.int32)
         return np.stack(masks, axis=-1), np.array(class_ids, np.int32)
+
+    def load_mask_with_crowd(self, image_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """``load_mask`` with the crowd regions (negative class ids), whatever
+        ``include_crowd`` is: evaluation and training targets read them."""
+        return self.load_mask(image_id, include_crowd=True)
 
     def image_reference(self, image_id: int) -> str:
         """The image's path (or its file name when registered without ``image_dir``)."""

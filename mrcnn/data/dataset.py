@@ -59,9 +59,11 @@ class DatasetError(ValueError):
 
 
 def mask_problems(masks: Any, class_ids: Any, image_shape: tuple,
-                  num_classes: int | None) -> tuple[list[str], np.ndarray, np.ndarray]:
+                  num_classes: int | None,
+                  crowd: bool = False) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Check what ``load_mask`` returned against the image; returns
-    ``(problems, masks [H, W, N] bool, class_ids [N] int32)``.
+    ``(problems, masks [H, W, N] bool, class_ids [N] int32)``. With ``crowd``, negative
+    class ids (crowd regions, see ``Dataset.load_mask_with_crowd``) are accepted.
 
     ``problems`` lists what makes the pair unusable (shape, size, count, class range);
     when it is empty the arrays are normalized. Any empty array (size 0) with no class
@@ -97,6 +99,8 @@ def mask_problems(masks: Any, class_ids: Any, image_shape: tuple,
         if masks.ndim == 3 and len(class_ids) != masks.shape[2]:
             problems.append(f"{masks.shape[2]} mask(s) but {len(class_ids)} class id(s)")
         ids = class_ids.astype(np.int64)
+        if crowd:
+            ids = np.abs(ids)
         if np.any(ids == 0):
             problems.append(f"class id 0 (the background) given to instance(s) "
                             f"{np.flatnonzero(ids == 0).tolist()}; instances need ids >= 1")
@@ -111,6 +115,14 @@ def mask_problems(masks: Any, class_ids: Any, image_shape: tuple,
     if problems:
         return problems, None, None
     return problems, masks.astype(bool, copy=False), class_ids.astype(np.int32)
+
+
+def load_ground_truth(dataset: Any, image_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """Masks and class ids of an image with its crowd regions (negative ids): the data
+    set's ``load_mask_with_crowd`` where it has one (duck-typed data sets may not), else
+    ``load_mask``. Evaluation and training targets read ground truth through this."""
+    load = getattr(dataset, "load_mask_with_crowd", None) or dataset.load_mask
+    return load(image_id)
 
 
 class Dataset:
@@ -251,6 +263,16 @@ class Dataset:
             self.image_reference(image_id),
         )
         return np.empty([0, 0, 0], dtype=bool), np.empty([0], dtype=np.int32)
+
+    def load_mask_with_crowd(self, image_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """``load_mask`` plus the image's crowd regions, with negative class ids.
+
+        Crowd regions (COCO's ``iscrowd``) are groups of objects not segmented one by
+        one: evaluation treats them as ignore regions and training keeps proposals on them
+        out of the negatives. Data sets that have them (``CocoDataset``) override this;
+        the base version is ``load_mask``.
+        """
+        return self.load_mask(image_id)
 
     # ------------------------------------------------------------------ checking
     def validate(self, config: Any = None, image_ids: Iterable[int] | None = None,

@@ -88,9 +88,16 @@ def compute_matches(
         pred_masks [H, W, N_pred]. All-zero box rows are dropped as padding,
         along with their class ids, scores and masks.
 
+    Crowd regions (negative class ids, COCO's ``iscrowd``) are never matched: a
+    prediction left unmatched whose intersection with a crowd region of its class covers
+    at least `iou_threshold` of the prediction's own area is ignored (COCO's rule), and
+    the crowd regions are not objects to find.
+
     Returns:
-        gt_match [N_gt] float: index of the matched prediction in score order, or -1.
-        pred_match [N_pred] float, in score order: index of the matched gt, or -1.
+        gt_match [N_gt] float: index of the matched prediction in score order, -1, or -2
+            for a crowd region.
+        pred_match [N_pred] float, in score order: index of the matched gt, -1, or -2 for
+            a prediction ignored on a crowd region.
         overlaps [N_pred, N_gt]: IoU, rows in score order.
     """
     gt_keep = _non_padding(gt_boxes)
@@ -114,12 +121,14 @@ def compute_matches(
     else:
         overlaps = compute_overlaps(pred_boxes, gt_boxes)
 
-    gt_match = -np.ones([len(gt_boxes)])
+    crowd = gt_class_ids < 0
+    gt_match = np.where(crowd, -2.0, -1.0)
     pred_match = -np.ones([len(pred_boxes)])
+    candidates_iou = np.where(crowd[None, :], -1.0, overlaps)
     for i in range(len(pred_boxes)):
-        candidates = np.argsort(-overlaps[i], kind="stable")
+        candidates = np.argsort(-candidates_iou[i], kind="stable")
         for j in candidates:
-            iou = overlaps[i, j]
+            iou = candidates_iou[i, j]
             if iou < iou_threshold or iou < score_threshold:
                 break
             if gt_match[j] > -1:
@@ -128,7 +137,33 @@ def compute_matches(
                 gt_match[j] = i
                 pred_match[i] = j
                 break
+    if crowd.any() and len(pred_boxes):
+        if use_masks:
+            covered = _intersection_over_first(pred_masks, gt_masks[..., crowd], masks=True)
+        else:
+            covered = _intersection_over_first(pred_boxes, gt_boxes[crowd], masks=False)
+        same_class = pred_class_ids[:, None] == -gt_class_ids[crowd][None, :]
+        on_crowd = ((covered >= iou_threshold) & same_class).any(axis=1)
+        pred_match[(pred_match == -1) & on_crowd] = -2
     return gt_match, pred_match, overlaps
+
+
+def _intersection_over_first(first: np.ndarray, second: np.ndarray, masks: bool) -> np.ndarray:
+    """[N, M]: area of each of ``first`` (masks [H, W, N] or boxes [N, 4]) covered by each
+    of ``second``, as a fraction of its own area (0 for an empty one)."""
+    if masks:
+        flat1 = (first > 0.5).reshape(-1, first.shape[-1]).astype(np.float64)
+        flat2 = (second > 0.5).reshape(-1, second.shape[-1]).astype(np.float64)
+        return _safe_divide(flat1.T @ flat2, flat1.sum(axis=0)[:, None])
+    first = np.asarray(first, np.float64).reshape(-1, 4)
+    second = np.asarray(second, np.float64).reshape(-1, 4)
+    y1 = np.maximum(first[:, None, 0], second[None, :, 0])
+    x1 = np.maximum(first[:, None, 1], second[None, :, 1])
+    y2 = np.minimum(first[:, None, 2], second[None, :, 2])
+    x2 = np.minimum(first[:, None, 3], second[None, :, 3])
+    intersection = np.maximum(y2 - y1, 0) * np.maximum(x2 - x1, 0)
+    area = (first[:, 2] - first[:, 0]) * (first[:, 3] - first[:, 1])
+    return _safe_divide(intersection, area[:, None])
 
 
 def compute_ap(
@@ -149,6 +184,10 @@ def compute_ap(
     monotonically decreasing from the right, and AP sums precision times the
     recall increment at each step where recall changes.
 
+    Crowd regions (negative gt class ids) are ignore regions, as in COCO: they are
+    not objects to find, and predictions on them (see `compute_matches`) count neither
+    as true nor as false positives.
+
     Edge cases: no gt and no predictions -> AP 1.0 (nothing to find, nothing
     wrong); no gt but predictions -> 0.0 (recall taken as 0, so all are false
     positives); gt but no predictions -> 0.0.
@@ -167,6 +206,9 @@ def compute_ap(
         iou_threshold,
         use_masks=use_masks,
     )
+    # Crowd regions and the predictions on them (-2) take no part.
+    gt_match = gt_match[gt_match != -2]
+    pred_match = pred_match[pred_match != -2]
     if len(gt_match) == 0 and len(pred_match) == 0:
         return 1.0, np.array([1.0, 1.0]), np.array([0.0, 1.0]), overlaps
 

@@ -35,6 +35,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from mrcnn.data.boxes_from_masks import extract_bboxes
+from mrcnn.data.dataset import load_ground_truth
 
 STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl",
               "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
@@ -55,7 +56,8 @@ def dataset_to_coco(dataset: Any, image_ids: Iterable[int] | None = None) -> dic
     """Ground truth of a prepared `Dataset` as a COCO json dict.
 
     Images come from `image_ids` (default all) with width/height of their masks, categories
-    from `dataset.class_info` without BG, annotations from `load_mask`: RLE segmentation, bbox
+    from `dataset.class_info` without BG, annotations from `load_ground_truth` (crowd
+    regions included whatever the data set was loaded with): RLE segmentation, bbox
     [x, y, w, h] of the mask, area = mask pixels. A negative class id marks a crowd region
     (classic Mask R-CNN COCO convention): category |id|, iscrowd 1. Empty masks are skipped.
     """
@@ -69,7 +71,7 @@ def dataset_to_coco(dataset: Any, image_ids: Iterable[int] | None = None) -> dic
     ]
     images, annotations = [], []
     for image_id in image_ids:
-        masks, class_ids = dataset.load_mask(image_id)
+        masks, class_ids = load_ground_truth(dataset, image_id)
         masks, class_ids = np.asarray(masks), np.asarray(class_ids).reshape(-1)
         if masks.ndim != 3 or masks.shape[-1] != len(class_ids):
             raise ValueError(

@@ -8,6 +8,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from mrcnn.data.boxes_from_masks import extract_bboxes
+from mrcnn.data.dataset import load_ground_truth
 from mrcnn.evaluation.ap import compute_ap, compute_ap_range
 from mrcnn.evaluation.coco import detect_dataset
 
@@ -17,13 +18,14 @@ def voc_map(dataset: Any, results: Mapping[int, Mapping[str, np.ndarray]],
     """Mean over images of per-image mask AP at IoU 0.5, 0.75 and 0.5:0.95.
 
     ``results`` maps image id -> ``MaskRCNN.detect`` result; ground truth comes from
-    ``dataset.load_mask``.
+    :func:`~mrcnn.data.dataset.load_ground_truth`: crowd regions are ignore regions, as
+    in COCO (see :func:`~mrcnn.evaluation.ap.compute_ap`).
     """
     image_ids = list(results) if image_ids is None else list(image_ids)
     ap50, ap75, ap_range = [], [], []
     for image_id in image_ids:
         r = results[image_id]
-        gt_masks, gt_class_ids = dataset.load_mask(image_id)
+        gt_masks, gt_class_ids = load_ground_truth(dataset, image_id)
         args = (extract_bboxes(gt_masks), gt_class_ids, gt_masks, r["rois"], r["class_ids"],
                 r["scores"], r["masks"])
         ap50.append(compute_ap(*args, iou_threshold=0.5)[0])

@@ -18,14 +18,15 @@ class DetectionTargetLayer(Float32Layer):
     """Sample ``rois_per_image`` RoIs per image and build their training targets.
 
     A RoI is positive when its best IoU with a ground-truth box is at least
-    ``positive_iou``, otherwise negative. At most ``positive_ratio * rois_per_image``
-    positives are kept, negatives fill the rest; when there are not enough proposals the
-    tail is padding. With ``add_gt`` the ground-truth boxes join the proposals. Mask
-    targets sample the cell centres of each RoI when ``aligned`` (see
-    :func:`mrcnn.ops.masks.crop_mask_targets`), thresholded at 0.5.
+    ``positive_iou``, otherwise negative unless it overlaps a crowd region (negative
+    class id) with IoU >= ``crowd_iou`` (the classic rule: then it is neither). At most
+    ``positive_ratio * rois_per_image`` positives are kept, negatives fill the rest; when
+    there are not enough proposals the tail is padding. With ``add_gt`` the ground-truth
+    boxes join the proposals. Mask targets sample the cell centres of each RoI when
+    ``aligned`` (see :func:`mrcnn.ops.masks.crop_mask_targets`), thresholded at 0.5.
 
     Inputs: ``proposals`` ``[B, N, 4]`` normalized (zero rows = padding),
-    ``gt_class_ids`` ``[B, G]`` (0 = padding), ``gt_boxes`` ``[B, G, 4]`` pixels,
+    ``gt_class_ids`` ``[B, G]`` (0 = padding, < 0 crowd), ``gt_boxes`` ``[B, G, 4]`` pixels,
     ``gt_masks`` ``[B, h, w, G]`` (full-image or mini masks), ``image`` ``[B, H, W, C]``.
     Returns:
       rois ``[B, R, 4]`` normalized;
@@ -36,7 +37,8 @@ class DetectionTargetLayer(Float32Layer):
 
     def __init__(self, rois_per_image: int, positive_ratio: float, positive_iou: float,
                  bbox_std_dev: Sequence[float], mask_shape: Sequence[int], mini_mask: bool,
-                 add_gt: bool = True, aligned: bool = False, **kwargs):
+                 add_gt: bool = True, aligned: bool = False, crowd_iou: float = 0.001,
+                 **kwargs):
         super().__init__(**kwargs)
         self.rois_per_image = int(rois_per_image)
         self.positive_ratio = float(positive_ratio)
@@ -46,23 +48,26 @@ class DetectionTargetLayer(Float32Layer):
         self.mini_mask = bool(mini_mask)
         self.add_gt = bool(add_gt)
         self.aligned = bool(aligned)
+        self.crowd_iou = float(crowd_iou)
 
     def call(self, proposals, gt_class_ids, gt_boxes, gt_masks, image):
-        gt_boxes = norm_boxes(gt_boxes, tf.shape(image)[1:3])
+        normalized = norm_boxes(gt_boxes, tf.shape(image)[1:3])
         valid_gt = gt_class_ids > 0
-        gt_boxes = tf.where(valid_gt[..., None], gt_boxes, 0.0)
+        gt_boxes = tf.where(valid_gt[..., None], normalized, 0.0)
+        crowd_boxes = tf.where((gt_class_ids < 0)[..., None], normalized, 0.0)
         candidates = proposals
         if self.add_gt:
             candidates = tf.concat([proposals, gt_boxes], axis=1)
         area = (candidates[..., 2] - candidates[..., 0]) * (candidates[..., 3] - candidates[..., 1])
         valid = area > 0  # [B, N']
 
+        crowd_iou = tf.reduce_max(box_iou(candidates, crowd_boxes), axis=2)  # 0 if none
         iou = box_iou(candidates, gt_boxes)  # [B, N', G]
         iou = tf.where(valid_gt[:, None, :], iou, -1.0)
         best_iou = tf.reduce_max(iou, axis=2)
         best_gt = tf.argmax(iou, axis=2, output_type=tf.int32)
         positive = valid & (best_iou >= self.positive_iou)
-        negative = valid & ~positive
+        negative = valid & ~positive & (crowd_iou < self.crowd_iou)
 
         num_rois = self.rois_per_image
         positive = random_subset(positive, int(num_rois * self.positive_ratio))
@@ -102,4 +107,5 @@ class DetectionTargetLayer(Float32Layer):
         return {**super().get_config(), "rois_per_image": self.rois_per_image,
                 "positive_ratio": self.positive_ratio, "positive_iou": self.positive_iou,
                 "bbox_std_dev": self.bbox_std_dev, "mask_shape": self.mask_shape,
-                "mini_mask": self.mini_mask, "add_gt": self.add_gt, "aligned": self.aligned}
+                "mini_mask": self.mini_mask, "add_gt": self.add_gt, "aligned": self.aligned,
+                "crowd_iou": self.crowd_iou}

@@ -3,6 +3,8 @@ non-contiguous category ids, missing images, and a load -> export -> load round 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 
@@ -143,14 +145,17 @@ def test_crowd_regions_are_excluded_by_default_and_negative_when_included(coco_d
     assert crowd_set.load_mask(image, include_crowd=False)[1].tolist() == [1, 3]
 
 
-def test_training_pipeline_never_sees_crowd_regions(coco_dir):
+def test_training_pipeline_sees_crowd_regions_only_as_crowd(coco_dir):
+    """The pipeline carries crowd regions with negative ids (the target layers keep
+    proposals on them out of the negatives), whatever the data set was loaded with."""
     from mrcnn.training import load_image_gt
     from tests.conftest import tiny_config
 
-    dataset = load(coco_dir)
     config = tiny_config(NUM_CLASSES=4)
-    _, _, class_ids, boxes, _ = load_image_gt(dataset, config, internal(dataset, 1))
-    assert class_ids.tolist() == [1, 3] and len(boxes) == 2
+    for dataset in (load(coco_dir), load(coco_dir, include_crowd=True)):
+        _, _, class_ids, boxes, masks = load_image_gt(dataset, config, internal(dataset, 1))
+        assert class_ids.tolist() == [1, 3, -2] and len(boxes) == 3
+        assert masks[..., 2].any()
 
 
 def test_images_load_as_rgb_uint8_whatever_their_mode(coco_dir):
@@ -254,3 +259,40 @@ def test_export_with_internal_ids_and_any_dataset(shapes64, tmp_path):
         b, ids_b = dataset.load_mask(dataset.image_from_source_map[f"coco.{image_id}"])
         np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(ids_a, ids_b)
+
+
+def test_real_coco_excerpt_matches_pycocotools():
+    """The real COCO 2017 excerpt (../shared/data/coco): every mask of both files equals
+    pycocotools' own ``annToMask``, with its category and crowd flag, and every image
+    loads as RGB uint8 of the size the json gives."""
+    from pycocotools.coco import COCO
+
+    from samples.samples_common import data_root
+
+    root = data_root() / "coco"
+    files = sorted((root / "annotations").glob("instances_*2017.json"))
+    if not files:
+        pytest.skip(f"no real COCO excerpt under {root} (see ../shared/data/README.md)")
+    checked = 0
+    for path in files:
+        split = path.stem.split("_")[-1]
+        dataset = CocoDataset()
+        dataset.load_coco(path, root / "images" / split, include_crowd=True)
+        dataset.prepare()
+        with contextlib.redirect_stdout(io.StringIO()):
+            reference = COCO(str(path))
+        for image_id in dataset.image_ids:
+            info = dataset.image_info[image_id]
+            image = dataset.load_image(image_id)
+            assert image.dtype == np.uint8 and image.shape == (info["height"], info["width"], 3)
+            masks, class_ids = dataset.load_mask(image_id)
+            annotations = [a for a in reference.loadAnns(reference.getAnnIds(imgIds=info["id"]))
+                           if reference.annToMask(a).any()]
+            assert len(annotations) == len(class_ids), (path.name, info["id"])
+            for k, annotation in enumerate(annotations):
+                np.testing.assert_array_equal(masks[..., k], reference.annToMask(annotation) > 0)
+                internal_id = dataset.map_source_class_id(f"coco.{annotation['category_id']}")
+                sign = -1 if annotation["iscrowd"] else 1
+                assert class_ids[k] == sign * internal_id
+                checked += 1
+    assert checked >= 400  # 288 + 136 annotations in the excerpt, a few may be empty

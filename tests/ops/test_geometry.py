@@ -113,3 +113,61 @@ def test_resized_masks_stay_on_the_resized_image():
         resized_mask = resize_mask(mask[..., None], scale, padding)[..., 0]
         from_image = resized[..., 0] >= 128
         assert mask_iou(from_image, resized_mask) > 0.995, size
+
+
+def np_sample_zero_outside(array: np.ndarray, u: float, v: float) -> float:
+    """Bilinear sample of ``[h, w]`` at index coordinates ``(u, v)`` (element k at k), the
+    array continued by zeros outside."""
+    h, w = array.shape
+    u0, v0 = int(np.floor(u)), int(np.floor(v))
+    du, dv = u - u0, v - v0
+
+    def at(r, c):
+        return float(array[r, c]) if 0 <= r < h and 0 <= c < w else 0.0
+
+    return ((1 - du) * (1 - dv) * at(u0, v0) + (1 - du) * dv * at(u0, v0 + 1)
+            + du * (1 - dv) * at(u0 + 1, v0) + du * dv * at(u0 + 1, v0 + 1))
+
+
+def np_aligned_targets(mask, roi, cells, frame=None):
+    """Target cell (i, j) of the pixel box ``roi``: the mask at the cell centre
+    ``y1 + (i + 0.5) h / n``; ``frame`` = the pixel box a mini mask covers."""
+    y1, x1, y2, x2 = roi
+    if frame is None:
+        origin, stride = (0.0, 0.0), (1.0, 1.0)
+    else:
+        origin = frame[:2]
+        stride = ((frame[2] - frame[0]) / mask.shape[0], (frame[3] - frame[1]) / mask.shape[1])
+    out = np.zeros(cells)
+    for i in range(cells[0]):
+        for j in range(cells[1]):
+            y = y1 + (i + 0.5) * (y2 - y1) / cells[0]
+            x = x1 + (j + 0.5) * (x2 - x1) / cells[1]
+            out[i, j] = np_sample_zero_outside(mask, (y - origin[0]) / stride[0] - 0.5,
+                                               (x - origin[1]) / stride[1] - 0.5)
+    return out
+
+
+@pytest.mark.parametrize("mini", [False, True])
+def test_aligned_mask_targets_match_the_definition(mini):
+    rng = np.random.default_rng(7)
+    h, w, cells = 48, 56, (10, 12)
+    gt_px = np.array([[5, 7, 30, 41], [0, 20, 48, 56]], np.float64)  # exact mask extents
+    if mini:
+        masks = rng.uniform(size=(2, 14, 14)).astype(np.float32)  # mini masks of the gt boxes
+    else:
+        masks = rng.uniform(size=(2, h, w)).astype(np.float32)
+    rois_px = np.array([[3.5, 6.2, 33.0, 44.7], [-2.0, 18.0, 47.9, 58.0], [10.2, 25.1, 20.9, 40.3]])
+    match = np.array([0, 1, 1])
+    scale = np.array([h - 1, w - 1, h - 1, w - 1], np.float64)
+
+    def to_norm(boxes):
+        return (boxes - [0, 0, 1, 1]) / scale
+
+    got = crop_mask_targets(tf.constant(masks), tf.constant(to_norm(gt_px[match]), tf.float32),
+                            tf.constant(to_norm(rois_px), tf.float32), tf.constant(match, tf.int32),
+                            cells, mini, True, (h, w)).numpy()
+    for r, roi in enumerate(rois_px):
+        frame = gt_px[match[r]] if mini else None
+        want = np_aligned_targets(masks[match[r]], roi, cells, frame)
+        np.testing.assert_allclose(got[r], want, atol=2e-4, err_msg=f"roi {r}")
