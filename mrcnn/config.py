@@ -125,6 +125,11 @@ class Config:
     }
 
     def __init__(self) -> None:
+        # A plain function set as a class attribute (AUGMENTATION = my_flip) would come
+        # back from the instance as a bound method with the config as an extra first
+        # argument: keep the function itself.
+        for field in ("AUGMENTATION", "BACKBONE"):
+            setattr(self, field, getattr(type(self), field))
         self.BATCH_SIZE = self.IMAGES_PER_GPU * self.GPU_COUNT
         if self.IMAGE_RESIZE_MODE == "crop":
             self.IMAGE_SHAPE = np.array(

@@ -275,7 +275,8 @@ class MaskRCNN:
 
         ``layers``: "heads", "3+", "4+", "5+", "all" or a regex over layer names.
         ``augmentation``: ``fn(image, masks, rng) -> (image, masks)`` applied in the input
-        pipeline. After every epoch the weights and the optimizer state are written
+        pipeline; ``None`` (the default) uses ``config.AUGMENTATION``, ``False`` none at
+        all. After every epoch the weights and the optimizer state are written
         atomically (see :mod:`mrcnn.checkpoints`); an epoch that ends with a NaN/Inf
         loss writes nothing.
 
@@ -296,6 +297,9 @@ class MaskRCNN:
         if self.mode != "training":
             raise RuntimeError("create the model with mode='training' to train it")
         config = self.config
+        if augmentation is None:
+            augmentation = config.AUGMENTATION
+        augmentation = augmentation or None  # False: train without augmentation
         for name, dataset in (("train_dataset", train_dataset), ("val_dataset", val_dataset)):
             if dataset is not None:
                 self._check_dataset(name, dataset)

@@ -64,3 +64,15 @@ def test_defaults_match_the_classic_config():
     assert config.BATCH_SIZE == 2 and config.POOL_SIZE == 7 and config.MASK_POOL_SIZE == 14
     assert config.MASK_SHAPE == [28, 28] and config.MASK_HEAD == "fcn"
     assert np.allclose(config.BBOX_STD_DEV, [0.1, 0.1, 0.2, 0.2])
+
+
+def test_plain_functions_as_fields_are_not_bound_to_the_config():
+    def flip(image, masks, rng):
+        return image, masks
+
+    def backbone(image, config):
+        return [image] * 4
+
+    config = tiny_config(AUGMENTATION=flip, BACKBONE=backbone)
+    assert config.AUGMENTATION is flip and config.BACKBONE is backbone
+    assert config.AUGMENTATION("image", "masks", None) == ("image", "masks")

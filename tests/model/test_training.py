@@ -64,3 +64,22 @@ def test_training_checkpoint_loads_into_inference_by_name(shapes64, tmp_path):
     assert "mrcnn_mask_conv1" in report["skipped"] and "mrcnn_class_logits" in report["skipped"]
     assert "mrcnn_mask_unet_skip_conv1" in report["missing"]
     assert "rpn_conv_shared" in report["loaded"]
+
+
+def test_train_uses_the_config_augmentation_unless_told_otherwise(shapes64, tmp_path):
+    """A config's AUGMENTATION applies to MaskRCNN.train as it does in the runners;
+    ``augmentation=False`` turns it off."""
+    calls = []
+
+    def flip(image, masks, rng):
+        calls.append(image.shape)
+        return image[:, ::-1], masks[:, ::-1]
+
+    config = tiny_config(AUGMENTATION=flip, STEPS_PER_EPOCH=1, MASK_HEAD="fcn")
+    model = MaskRCNN("training", config, str(tmp_path))
+    model.train(shapes64, None, config.LEARNING_RATE, epochs=1, layers="heads", verbose=0)
+    assert len(calls) >= config.BATCH_SIZE and calls[0] == (64, 64, 3)
+    calls.clear()
+    model.train(shapes64, None, config.LEARNING_RATE, epochs=2, layers="heads", verbose=0,
+                augmentation=False)
+    assert calls == []
