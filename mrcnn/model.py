@@ -299,7 +299,8 @@ class MaskRCNN:
         config = self.config
         if augmentation is None:
             augmentation = config.AUGMENTATION
-        augmentation = augmentation or None  # False: train without augmentation
+        elif augmentation is False:
+            augmentation = None
         for name, dataset in (("train_dataset", train_dataset), ("val_dataset", val_dataset)):
             if dataset is not None:
                 self._check_dataset(name, dataset)

@@ -20,15 +20,7 @@ COCO_IOU_THRESHOLDS = np.arange(0.5, 1.0, 0.05)
 
 def compute_overlaps(boxes1: np.ndarray, boxes2: np.ndarray) -> np.ndarray:
     """Box IoU matrix [N, M] between boxes1 [N, 4] and boxes2 [M, 4]."""
-    boxes1 = np.asarray(boxes1, dtype=np.float64).reshape(-1, 4)
-    boxes2 = np.asarray(boxes2, dtype=np.float64).reshape(-1, 4)
-    area1 = (boxes1[:, 2] - boxes1[:, 0]) * (boxes1[:, 3] - boxes1[:, 1])
-    area2 = (boxes2[:, 2] - boxes2[:, 0]) * (boxes2[:, 3] - boxes2[:, 1])
-    y1 = np.maximum(boxes1[:, None, 0], boxes2[None, :, 0])
-    x1 = np.maximum(boxes1[:, None, 1], boxes2[None, :, 1])
-    y2 = np.minimum(boxes1[:, None, 2], boxes2[None, :, 2])
-    x2 = np.minimum(boxes1[:, None, 3], boxes2[None, :, 3])
-    intersection = np.maximum(y2 - y1, 0) * np.maximum(x2 - x1, 0)
+    intersection, area1, area2 = _box_intersections(boxes1, boxes2)
     union = area1[:, None] + area2[None, :] - intersection
     return _safe_divide(intersection, union)
 
@@ -45,13 +37,30 @@ def compute_overlaps_masks(masks1: np.ndarray, masks2: np.ndarray) -> np.ndarray
         raise ValueError(
             f"compute_overlaps_masks: mask sizes differ, {masks1.shape[:-1]} vs {masks2.shape[:-1]}"
         )
-    flat1 = (masks1 > 0.5).reshape(-1, count1).astype(np.float64)
-    flat2 = (masks2 > 0.5).reshape(-1, count2).astype(np.float64)
-    area1 = flat1.sum(axis=0)
-    area2 = flat2.sum(axis=0)
-    intersection = flat1.T @ flat2
+    intersection, area1, area2 = _mask_intersections(masks1, masks2)
     union = area1[:, None] + area2[None, :] - intersection
     return _safe_divide(intersection, union)
+
+
+def _box_intersections(boxes1, boxes2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Intersection areas [N, M] of boxes1 [N, 4] and boxes2 [M, 4], and their areas."""
+    boxes1 = np.asarray(boxes1, dtype=np.float64).reshape(-1, 4)
+    boxes2 = np.asarray(boxes2, dtype=np.float64).reshape(-1, 4)
+    area1 = (boxes1[:, 2] - boxes1[:, 0]) * (boxes1[:, 3] - boxes1[:, 1])
+    area2 = (boxes2[:, 2] - boxes2[:, 0]) * (boxes2[:, 3] - boxes2[:, 1])
+    y1 = np.maximum(boxes1[:, None, 0], boxes2[None, :, 0])
+    x1 = np.maximum(boxes1[:, None, 1], boxes2[None, :, 1])
+    y2 = np.minimum(boxes1[:, None, 2], boxes2[None, :, 2])
+    x2 = np.minimum(boxes1[:, None, 3], boxes2[None, :, 3])
+    return np.maximum(y2 - y1, 0) * np.maximum(x2 - x1, 0), area1, area2
+
+
+def _mask_intersections(masks1, masks2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Intersections [N, M] (pixels > 0.5) of masks1 [H, W, N] and masks2 [H, W, M], and
+    their areas."""
+    flat1 = (masks1 > 0.5).reshape(-1, masks1.shape[-1]).astype(np.float64)
+    flat2 = (masks2 > 0.5).reshape(-1, masks2.shape[-1]).astype(np.float64)
+    return flat1.T @ flat2, flat1.sum(axis=0), flat2.sum(axis=0)
 
 
 def trim_zeros(x: np.ndarray) -> np.ndarray:
@@ -138,32 +147,16 @@ def compute_matches(
                 pred_match[i] = j
                 break
     if crowd.any() and len(pred_boxes):
+        # COCO's rule: the share of the prediction's own area that the crowd covers.
         if use_masks:
-            covered = _intersection_over_first(pred_masks, gt_masks[..., crowd], masks=True)
+            covered, area, _ = _mask_intersections(pred_masks, gt_masks[..., crowd])
         else:
-            covered = _intersection_over_first(pred_boxes, gt_boxes[crowd], masks=False)
+            covered, area, _ = _box_intersections(pred_boxes, gt_boxes[crowd])
         same_class = pred_class_ids[:, None] == -gt_class_ids[crowd][None, :]
-        on_crowd = ((covered >= iou_threshold) & same_class).any(axis=1)
+        on_crowd = ((_safe_divide(covered, area[:, None]) >= iou_threshold)
+                    & same_class).any(axis=1)
         pred_match[(pred_match == -1) & on_crowd] = -2
     return gt_match, pred_match, overlaps
-
-
-def _intersection_over_first(first: np.ndarray, second: np.ndarray, masks: bool) -> np.ndarray:
-    """[N, M]: area of each of ``first`` (masks [H, W, N] or boxes [N, 4]) covered by each
-    of ``second``, as a fraction of its own area (0 for an empty one)."""
-    if masks:
-        flat1 = (first > 0.5).reshape(-1, first.shape[-1]).astype(np.float64)
-        flat2 = (second > 0.5).reshape(-1, second.shape[-1]).astype(np.float64)
-        return _safe_divide(flat1.T @ flat2, flat1.sum(axis=0)[:, None])
-    first = np.asarray(first, np.float64).reshape(-1, 4)
-    second = np.asarray(second, np.float64).reshape(-1, 4)
-    y1 = np.maximum(first[:, None, 0], second[None, :, 0])
-    x1 = np.maximum(first[:, None, 1], second[None, :, 1])
-    y2 = np.minimum(first[:, None, 2], second[None, :, 2])
-    x2 = np.minimum(first[:, None, 3], second[None, :, 3])
-    intersection = np.maximum(y2 - y1, 0) * np.maximum(x2 - x1, 0)
-    area = (first[:, 2] - first[:, 0]) * (first[:, 3] - first[:, 1])
-    return _safe_divide(intersection, area[:, None])
 
 
 def compute_ap(

@@ -8,7 +8,7 @@ import keras
 import tensorflow as tf
 
 from mrcnn.layers.sampling import random_subset
-from mrcnn.ops.boxes import box_iou, encode_boxes, norm_boxes
+from mrcnn.ops.boxes import encode_boxes, norm_boxes, object_and_crowd_iou
 from mrcnn.precision import Float32Layer
 
 
@@ -40,9 +40,7 @@ class RpnTargetLayer(Float32Layer):
     def call(self, anchors, gt_class_ids, gt_boxes, image):
         gt_boxes = norm_boxes(gt_boxes, tf.shape(image)[1:3])
         valid_gt = gt_class_ids > 0  # [B, G]
-        all_iou = box_iou(anchors[None], gt_boxes)  # [B, A, G]
-        iou = tf.where(valid_gt[:, None, :], all_iou, -1.0)
-        crowd_iou = tf.reduce_max(tf.where((gt_class_ids < 0)[:, None, :], all_iou, 0.0), axis=2)
+        iou, crowd_iou = object_and_crowd_iou(anchors[None], gt_boxes, gt_class_ids)  # [B, A, G]
         best_iou = tf.reduce_max(iou, axis=2)  # [B, A]
         best_gt = tf.argmax(iou, axis=2, output_type=tf.int32)
         # Each ground truth's best anchors are positive whatever their IoU.

@@ -8,7 +8,7 @@ import keras
 import tensorflow as tf
 
 from mrcnn.layers.sampling import random_subset
-from mrcnn.ops.boxes import box_iou, encode_boxes, norm_boxes
+from mrcnn.ops.boxes import encode_boxes, norm_boxes, object_and_crowd_iou
 from mrcnn.ops.masks import crop_mask_targets
 from mrcnn.precision import Float32Layer
 
@@ -52,18 +52,14 @@ class DetectionTargetLayer(Float32Layer):
 
     def call(self, proposals, gt_class_ids, gt_boxes, gt_masks, image):
         normalized = norm_boxes(gt_boxes, tf.shape(image)[1:3])
-        valid_gt = gt_class_ids > 0
-        gt_boxes = tf.where(valid_gt[..., None], normalized, 0.0)
-        crowd_boxes = tf.where((gt_class_ids < 0)[..., None], normalized, 0.0)
+        gt_boxes = tf.where((gt_class_ids > 0)[..., None], normalized, 0.0)  # objects only
         candidates = proposals
         if self.add_gt:
             candidates = tf.concat([proposals, gt_boxes], axis=1)
         area = (candidates[..., 2] - candidates[..., 0]) * (candidates[..., 3] - candidates[..., 1])
         valid = area > 0  # [B, N']
 
-        crowd_iou = tf.reduce_max(box_iou(candidates, crowd_boxes), axis=2)  # 0 if none
-        iou = box_iou(candidates, gt_boxes)  # [B, N', G]
-        iou = tf.where(valid_gt[:, None, :], iou, -1.0)
+        iou, crowd_iou = object_and_crowd_iou(candidates, normalized, gt_class_ids)  # [B, N', G]
         best_iou = tf.reduce_max(iou, axis=2)
         best_gt = tf.argmax(iou, axis=2, output_type=tf.int32)
         positive = valid & (best_iou >= self.positive_iou)

@@ -29,6 +29,19 @@ def box_iou(boxes1: tf.Tensor, boxes2: tf.Tensor) -> tf.Tensor:
     return tf.math.divide_no_nan(inter, union)
 
 
+def object_and_crowd_iou(boxes: tf.Tensor, gt_boxes: tf.Tensor,
+                         gt_class_ids: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """IoU of ``boxes`` ``[B, N, 4]`` with the objects and with the crowd regions among
+    ``gt_boxes`` ``[B, G, 4]`` (class id > 0: object, < 0: crowd, 0: padding).
+
+    Returns ``iou`` ``[B, N, G]`` with -1 in the columns that are not objects, and
+    ``crowd_iou`` ``[B, N]``, each box's largest IoU with a crowd region (0 if none).
+    """
+    iou = box_iou(boxes, gt_boxes)
+    crowd_iou = tf.reduce_max(tf.where((gt_class_ids < 0)[:, None, :], iou, 0.0), axis=2)
+    return tf.where((gt_class_ids > 0)[:, None, :], iou, -1.0), crowd_iou
+
+
 def encode_boxes(boxes: tf.Tensor, gt_boxes: tf.Tensor) -> tf.Tensor:
     """Deltas ``(dy, dx, log dh, log dw)`` that turn ``boxes`` into ``gt_boxes`` (same shape)."""
     height = boxes[..., 2] - boxes[..., 0]

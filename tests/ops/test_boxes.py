@@ -11,6 +11,7 @@ from mrcnn.ops.boxes import (
     denorm_boxes,
     encode_boxes,
     norm_boxes,
+    object_and_crowd_iou,
 )
 from tests.twins import np_iou_matrix
 
@@ -147,3 +148,22 @@ def test_norm_denorm_round_trip():
     twin = (boxes - [0, 0, 1, 1]) / (np.array([64, 48, 64, 48]) - 1.0)
     np.testing.assert_allclose(normed.numpy(), twin, atol=1e-6)
     np.testing.assert_allclose(denorm_boxes(normed, shape).numpy(), boxes, atol=1e-4)
+
+
+def test_object_and_crowd_iou_split_the_ground_truth_columns():
+    rng = np.random.default_rng(11)
+    y, x = np.sort(rng.uniform(size=(2, 2, 30, 2)), -1)
+    boxes = np.stack([y[..., 0], x[..., 0], y[..., 1], x[..., 1]], -1).astype(np.float32)
+    gt = boxes[:, :5] + np.float32(0.01)
+    class_ids = np.array([[2, -1, 0, 1, -3], [0, 0, 1, 0, 0]], np.int32)  # image 1: no crowd
+    iou, crowd_iou = object_and_crowd_iou(tf.constant(boxes), tf.constant(gt),
+                                          tf.constant(class_ids))
+    for b in range(2):
+        want = np_iou_matrix(boxes[b], gt[b])
+        np.testing.assert_allclose(iou.numpy()[b][:, class_ids[b] > 0],
+                                   want[:, class_ids[b] > 0], atol=1e-6)
+        assert (iou.numpy()[b][:, class_ids[b] <= 0] == -1.0).all()
+        crowd = class_ids[b] < 0
+        want_crowd = want[:, crowd].max(1) if crowd.any() else np.zeros(len(boxes[b]))
+        np.testing.assert_allclose(crowd_iou.numpy()[b], want_crowd, atol=1e-6)
+    assert crowd_iou.numpy()[0].max() > 0
