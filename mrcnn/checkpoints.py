@@ -31,10 +31,10 @@ logger = logging.getLogger(__name__)
 def save_weights_atomically(model: keras.Model, path: str) -> None:
     """Write ``model``'s weights to a temporary file next to ``path``, then rename it, so
     an interruption never leaves a truncated checkpoint under ``path``."""
-    _write_atomically(path, model.save_weights)
+    write_atomically(path, model.save_weights)
 
 
-def _write_atomically(path: str, write) -> None:
+def write_atomically(path: str, write) -> None:
     """``write(tmp)`` to a temporary name in ``path``'s folder, flush it to disk, rename."""
     directory, name = os.path.split(os.path.abspath(path))
     tmp = os.path.join(directory, f"{TMP_PREFIX}{os.getpid()}-{name}")
@@ -46,6 +46,16 @@ def _write_atomically(path: str, write) -> None:
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def write_text_atomically(path: str, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` via :func:`write_atomically`."""
+
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+
+    write_atomically(path, write)
 
 
 TMP_PREFIX = ".tmp-"
@@ -141,7 +151,7 @@ def save_training_state(path: str, state: Mapping[str, Any]) -> None:
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
 
-    _write_atomically(path, write)
+    write_atomically(path, write)
 
 
 def load_training_state(path: str) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from typing import Callable
 import numpy as np
 
 from mrcnn.data import ShapesConfig, ShapesDataset
+from mrcnn.checkpoints import write_text_atomically
 from mrcnn.evaluation.coco import ap_vs_iou, evaluate_model_coco
 from mrcnn.evaluation.detection_ap import timed_detect, voc_map
 from mrcnn.evaluation.mask_quality import mask_quality_from_results, summarize_mask_quality
@@ -51,6 +52,7 @@ class CompareSettings:
     logs: str = "logs"
     verbose: int = 2
     dtype_policy: str | None = None  # Config.DTYPE_POLICY for every run; None: the config's
+    resume: bool = False  # keep the finished runs of <out>/<dataset>/compare.json
 
 
 def shapes_experiment(settings: CompareSettings, seed: int):
@@ -91,17 +93,78 @@ def evaluate_run(detector, val_set) -> dict:
             "held_out_images": int(val_set.num_images)}
 
 
+# Settings that may differ between an interrupted comparison and the one resuming it.
+RESUMABLE_CHANGES = ("seeds", "heads", "out", "logs", "verbose", "resume")
+
+
+def check_heads(heads) -> None:
+    """Raise before anything trains when a head is not registered (or listed twice)."""
+    from mrcnn.heads.mask import MASK_HEADS
+
+    unknown = [h for h in heads if h not in MASK_HEADS]
+    if unknown:
+        raise ValueError(f"unknown mask head(s) {unknown}; registered: {sorted(MASK_HEADS)} "
+                         "(import the module that registers a custom head first)")
+    if len(set(heads)) != len(heads):
+        raise ValueError(f"a head is listed twice in {list(heads)}")
+
+
+def previous_runs(settings: CompareSettings, path: str) -> tuple[list[dict], float]:
+    """Finished runs (and their wall seconds) of an interrupted comparison at ``path`` that
+    ``settings`` also plans; ``ValueError`` when it was run with other settings."""
+    if not os.path.exists(path):
+        return [], 0.0
+    with open(path) as f:
+        report = json.load(f)
+    old, new = report["settings"], asdict(settings)
+    changed = sorted(k for k in new if k not in RESUMABLE_CHANGES and old.get(k) != new[k])
+    if changed:
+        raise ValueError(f"cannot resume {path}: it was run with other settings ("
+                         + ", ".join(f"{k}: {old.get(k)!r} -> {new[k]!r}" for k in changed)
+                         + "); use another --out or drop --resume")
+    runs = [r for r in report["runs"]
+            if r["head"] in settings.heads and r["seed"] < settings.seeds]
+    return runs, float(report.get("wall_seconds", 0.0))
+
+
+def write_report(settings: CompareSettings, runs: list[dict], wall_seconds: float,
+                 out_dir: str) -> dict:
+    """Write ``compare.json`` and ``compare.md`` atomically for the runs so far."""
+    report = {"settings": asdict(settings), "wall_seconds": wall_seconds,
+              "complete": len(runs) == settings.seeds * len(settings.heads),
+              "runs": runs, "summary": summarize(runs, settings.heads),
+              "paired": paired_differences(runs, settings.heads)}
+    write_text_atomically(os.path.join(out_dir, "compare.json"),
+                          json.dumps(report, indent=2, default=_json_default))
+    write_text_atomically(os.path.join(out_dir, "compare.md"), markdown_table(report))
+    return report
+
+
 def run(settings: CompareSettings) -> dict:
-    """Train and evaluate every head for every seed; write and return the report."""
+    """Train and evaluate every head for every seed; write and return the report.
+
+    The report is rewritten after every run, so an interrupted comparison keeps what it
+    finished; ``settings.resume`` skips the runs an earlier report already holds.
+    """
     if settings.dataset not in EXPERIMENTS:
         raise ValueError(f"unknown dataset {settings.dataset!r}; known: {sorted(EXPERIMENTS)}")
+    check_heads(settings.heads)
     out_dir = os.path.join(settings.out, settings.dataset)
     os.makedirs(out_dir, exist_ok=True)
-    runs = []
+    runs, wall_before = [], 0.0
+    if settings.resume:
+        runs, wall_before = previous_runs(settings, os.path.join(out_dir, "compare.json"))
+        if runs:
+            print(f"resuming: {len(runs)} finished run(s) kept from {out_dir}", flush=True)
+    done = {(r["seed"], r["head"]) for r in runs}
     tic = time.perf_counter()
     for seed in range(settings.seeds):
+        if all((seed, head) in done for head in settings.heads):
+            continue
         config_class, train_set, val_set = EXPERIMENTS[settings.dataset](settings, seed)
         for head in settings.heads:
+            if (seed, head) in done:
+                continue
             fields = {"MASK_HEAD": head, "NAME": f"{config_class.NAME}_{head}"}
             if settings.dtype_policy:
                 fields["DTYPE_POLICY"] = settings.dtype_policy
@@ -113,16 +176,11 @@ def run(settings: CompareSettings) -> dict:
             detector = load_detector(config, trained.checkpoint, settings.logs)
             metrics = evaluate_run(detector, val_set)
             runs.append({**asdict(trained), **metrics, "head_profile": mask_head_profile(config)})
+            write_report(settings, runs, wall_before + time.perf_counter() - tic, out_dir)
             print(f"seed {seed} {head}: segm AP {metrics['segm']['AP']:.3f}, "
                   f"AP50 {metrics['segm']['AP50']:.3f}, AP75 {metrics['segm']['AP75']:.3f}, "
                   f"Boundary IoU {metrics['mask_quality']['boundary_iou']:.3f}", flush=True)
-    report = {"settings": asdict(settings), "wall_seconds": time.perf_counter() - tic,
-              "runs": runs, "summary": summarize(runs, settings.heads),
-              "paired": paired_differences(runs, settings.heads)}
-    with open(os.path.join(out_dir, "compare.json"), "w") as f:
-        json.dump(report, f, indent=2, default=_json_default)
-    with open(os.path.join(out_dir, "compare.md"), "w") as f:
-        f.write(markdown_table(report))
+    report = write_report(settings, runs, wall_before + time.perf_counter() - tic, out_dir)
     plot_report(report, out_dir)
     print("\n" + markdown_table(report))
     return report
@@ -204,7 +262,10 @@ def markdown_table(report: dict) -> str:
     heads = list(summary)
     s = report["settings"]
     held_out = sorted({r["held_out_images"] for r in report["runs"]})
-    lines = [f"{s['dataset']}: {s['seeds']} seed(s), {s['epochs']} epochs x "
+    seeds = len({r["seed"] for r in report["runs"]})
+    partial = "" if report.get("complete", True) else (
+        f" (partial: {len(report['runs'])} of {s['seeds'] * len(s['heads'])} runs)")
+    lines = [f"{s['dataset']}: {seeds} seed(s){partial}, {s['epochs']} epochs x "
              f"{s['steps_per_epoch']} steps, {'/'.join(map(str, held_out))} held-out images, "
              f"wall {report['wall_seconds'] / 60:.1f} min", "",
              "| figure | " + " | ".join(heads) + " |",
@@ -316,6 +377,9 @@ def parse_args(argv=None) -> CompareSettings:
     parser.add_argument("--dtype-policy", default=defaults.dtype_policy,
                         choices=POLICIES,
                         help="Config.DTYPE_POLICY of every run (default: the config's)")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the finished runs of an interrupted comparison in --out "
+                             "(same settings; more seeds or heads may be added)")
     args = parser.parse_args(argv)
     return CompareSettings(**{**vars(args), "heads": tuple(args.heads)})
 

@@ -112,3 +112,76 @@ def test_paired_differences_are_per_seed_and_skip_unpaired_seeds():
 def test_unknown_dataset_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="unknown dataset 'nope'"):
         run(CompareSettings(dataset="nope", out=str(tmp_path)))
+
+
+def test_unknown_head_fails_before_anything_trains(tmp_path, monkeypatch):
+    import mrcnn.compare
+
+    monkeypatch.setattr(mrcnn.compare, "train_head", lambda *a, **k: pytest.fail("trained"))
+    with pytest.raises(ValueError, match=r"unknown mask head\(s\) \['unte'\]"):
+        run(CompareSettings(heads=("fcn", "unte"), out=str(tmp_path)))
+
+
+@pytest.fixture
+def fake_runs(tiny_registered, monkeypatch):
+    """``compare.run`` with training and evaluation replaced by records whose AP encodes
+    (seed, head), so resumption can be checked in a second; returns the calls made."""
+    import mrcnn.compare
+    from mrcnn.experiment import TrainedHead
+
+    calls = []
+
+    def fake_train(config, train_set, val_set, epochs, seed, logs, **kwargs):
+        calls.append((seed, config.MASK_HEAD))
+        if len(calls) == fake_train.fail_at:
+            raise KeyboardInterrupt
+        return TrainedHead(config.MASK_HEAD, seed, "ckpt", 1, 1.0, {"total_loss": [1.0]})
+
+    def fake_evaluate(detector, val_set):
+        seed, head = calls[-1]
+        ap = seed / 10 + (0.05 if head == "unet" else 0.0)
+        return {"segm": {"AP": ap, "AP50": ap, "AP75": ap, "AP90": ap, "AR100": ap},
+                "bbox": {"AP": ap}, "voc": {"mAP50": ap},
+                "mask_quality": {"mask_iou": ap, "boundary_iou": ap,
+                                 **{size: {"boundary_iou": ap}
+                                    for size in ("small", "medium", "large")}},
+                "ap_vs_iou": {"iou": [0.5], "AP": [ap]}, "ms_per_image": 1.0,
+                "held_out_images": 3}
+
+    fake_train.fail_at = None
+    monkeypatch.setattr(mrcnn.compare, "train_head", fake_train)
+    monkeypatch.setattr(mrcnn.compare, "load_detector", lambda *a: None)
+    monkeypatch.setattr(mrcnn.compare, "evaluate_run", fake_evaluate)
+    monkeypatch.setattr(mrcnn.compare, "mask_head_profile",
+                        lambda config: {"parameters": 1, "flops_per_roi": 1e9})
+    monkeypatch.setattr(mrcnn.compare, "plot_report", lambda report, out: [])
+    return calls, fake_train
+
+
+def test_interrupted_comparison_keeps_its_runs_and_resumes(fake_runs, tmp_path):
+    calls, fake_train = fake_runs
+    settings = CompareSettings(dataset="tiny", seeds=2, out=str(tmp_path), verbose=0)
+    fake_train.fail_at = 3  # interrupted while training seed 1, fcn
+    with pytest.raises(KeyboardInterrupt):
+        run(settings)
+    report = json.loads((tmp_path / "tiny" / "compare.json").read_text())
+    assert not report["complete"]
+    assert [(r["seed"], r["head"]) for r in report["runs"]] == [(0, "fcn"), (0, "unet")]
+    assert "partial: 2 of 4 runs" in (tmp_path / "tiny" / "compare.md").read_text()
+
+    calls.clear()
+    fake_train.fail_at = None
+    report = run(CompareSettings(**{**settings.__dict__, "resume": True}))
+    assert calls == [(1, "fcn"), (1, "unet")]  # only what was missing
+    assert report["complete"]
+    assert [(r["seed"], r["head"]) for r in report["runs"]] == [
+        (0, "fcn"), (0, "unet"), (1, "fcn"), (1, "unet")]
+    assert report["paired"]["unet"]["mask AP"]["values"] == pytest.approx([0.05, 0.05])
+    assert report["summary"]["fcn"]["mask AP"]["values"] == pytest.approx([0.0, 0.1])
+
+
+def test_resume_refuses_a_report_made_with_other_settings(fake_runs, tmp_path):
+    run(CompareSettings(dataset="tiny", seeds=1, epochs=2, out=str(tmp_path), verbose=0))
+    with pytest.raises(ValueError, match=r"other settings \(epochs: 2 -> 3\)"):
+        run(CompareSettings(dataset="tiny", seeds=1, epochs=3, out=str(tmp_path),
+                            verbose=0, resume=True))
