@@ -25,13 +25,22 @@ import h5py
 import keras
 import numpy as np
 
+from mrcnn.model_info import write_info
+
 logger = logging.getLogger(__name__)
 
 
-def save_weights_atomically(model: keras.Model, path: str) -> None:
+def save_weights_atomically(model: keras.Model, path: str, info: dict | None = None) -> None:
     """Write ``model``'s weights to a temporary file next to ``path``, then rename it, so
-    an interruption never leaves a truncated checkpoint under ``path``."""
-    write_atomically(path, model.save_weights)
+    an interruption never leaves a truncated checkpoint under ``path``. ``info`` (config
+    and class names, :mod:`mrcnn.model_info`) goes into the same file."""
+
+    def write(tmp: str) -> None:
+        model.save_weights(tmp)
+        if info is not None:
+            write_info(tmp, info)
+
+    write_atomically(path, write)
 
 
 def write_atomically(path: str, write) -> None:
@@ -203,12 +212,15 @@ class AtomicCheckpoint(keras.callbacks.Callback):
 
     An epoch whose logged losses or whose weights are NaN/Inf writes nothing (the
     epoch number is added to ``skipped``), so the last good checkpoint stays.
-    ``write=False`` (non-chief workers) only runs the checks.
+    ``write=False`` (non-chief workers) only runs the checks. ``info`` is stored in every
+    checkpoint (:mod:`mrcnn.model_info`).
     """
 
-    def __init__(self, pattern: str, save_state: bool = True, write: bool = True):
+    def __init__(self, pattern: str, save_state: bool = True, write: bool = True,
+                 info: dict | None = None):
         super().__init__()
         self.pattern = pattern
+        self.info = info
         self.save_state = save_state
         self.write = write
         self.skipped: list[int] = []
@@ -230,7 +242,7 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         if self.save_state and getattr(self.model, "optimizer", None) is not None:
             new_state = state_path(path)
             save_training_state(new_state, optimizer_state(self.model.optimizer, epoch + 1))
-        save_weights_atomically(self.model, path)
+        save_weights_atomically(self.model, path, self.info)
         self.last_saved = path
         if self.save_state:
             self._prune_states(path)

@@ -77,9 +77,9 @@ def shapes_experiment(settings: CompareSettings, seed: int):
 EXPERIMENTS: dict[str, Callable] = {"shapes": shapes_experiment}
 
 
-def evaluate_run(detector, val_set) -> dict:
+def evaluate_run(detector, val_set, progress: bool = False) -> dict:
     """Every figure of one trained head on the held-out set, from one detect pass."""
-    results, ms_per_image = timed_detect(detector, val_set, progress=False)
+    results, ms_per_image = timed_detect(detector, val_set, progress=progress)
     coco = evaluate_model_coco(None, val_set, results=results, verbose=False,
                                return_precision=True)
     thresholds, ap_curve = ap_vs_iou(coco["segm"]["precision"])
@@ -135,7 +135,7 @@ def write_report(settings: CompareSettings, runs: list[dict], wall_seconds: floa
               "runs": runs, "summary": summarize(runs, settings.heads),
               "paired": paired_differences(runs, settings.heads)}
     write_text_atomically(os.path.join(out_dir, "compare.json"),
-                          json.dumps(report, indent=2, default=_json_default))
+                          json.dumps(report, indent=2, default=json_default))
     write_text_atomically(os.path.join(out_dir, "compare.md"), markdown_table(report))
     return report
 
@@ -352,7 +352,7 @@ def _save(fig, out_dir: str, name: str) -> str:
     return path
 
 
-def _json_default(value):
+def json_default(value):
     if isinstance(value, (np.floating, np.integer)):
         return value.item()
     if isinstance(value, np.ndarray):

@@ -25,10 +25,15 @@ It returns, with ``D`` = the largest detection count in the batch (rows past
 
 These are :meth:`MaskRCNN.detect`'s ``rois``, ``class_ids``, ``scores`` and ``masks``
 (transposed to instance-major), up to float rounding.
+
+The names of the class ids (background first) travel with the model: ``served.class_names()``
+returns them as a string tensor (empty when the model had none), and
+``assets/class_names.json`` holds them for readers without TensorFlow.
 """
 
 from __future__ import annotations
 
+import json
 import os
 
 import keras
@@ -201,7 +206,8 @@ def export_saved_model(model, path: str | os.PathLike, verbose: bool = False) ->
 
     Its ``serving_default`` signature (also callable as ``.serve``) takes ``images``
     uint8 ``[B, H, W, C]`` and returns ``num_detections``, ``boxes``, ``class_ids``,
-    ``scores`` and ``masks`` as described in the module docstring. Returns ``path``.
+    ``scores`` and ``masks`` as described in the module docstring; ``class_names()``
+    returns the model's class names. Returns ``path``.
     """
     config = model.config
     keras_model = model.keras_model
@@ -211,6 +217,14 @@ def export_saved_model(model, path: str | os.PathLike, verbose: bool = False) ->
     spec = tf.TensorSpec([None, None, None, config.IMAGE_CHANNEL_COUNT], tf.uint8,
                          name="images")
     archive.add_endpoint(name="serve", fn=serve, input_signature=[spec])
+    names = list(getattr(model, "class_names", None) or [])
+    archive.add_endpoint(name="class_names",
+                         fn=lambda: tf.constant(names, dtype=tf.string, shape=[len(names)]),
+                         input_signature=[])
     path = os.fspath(path)
     archive.write_out(path, verbose=verbose)
+    assets = os.path.join(path, "assets")
+    os.makedirs(assets, exist_ok=True)
+    with open(os.path.join(assets, "class_names.json"), "w") as f:
+        json.dump(names, f)
     return path

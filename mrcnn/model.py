@@ -16,13 +16,16 @@ import tensorflow as tf
 
 from mrcnn.checkpoints import (AtomicCheckpoint, is_chief, load_training_state,
                                load_weights_by_name, non_finite, optimizer_state,
-                               remove_stale_temporaries, restore_optimizer_state, state_path)
+                               remove_stale_temporaries, restore_optimizer_state,
+                               save_weights_atomically, state_path)
 from mrcnn.config import ConfigError
 from mrcnn.data.image_convert import to_rgb_uint8
+from mrcnn.data.image_io import to_image_array
 from mrcnn.data.image_meta import compose_image_meta
 from mrcnn.data.resize import resize_image
 from mrcnn.graph import LOSS_NAMES, build_graph
 from mrcnn.migration import is_classic_weights_file, load_classic_weights
+from mrcnn.model_info import checkpoint_info, config_from_checkpoint, read_info
 from mrcnn.ops.boxes import denorm_boxes
 from mrcnn.ops.masks import paste_masks
 from mrcnn.precision import training_optimizer
@@ -155,16 +158,25 @@ def make_optimizer(config, learning_rate: float) -> keras.optimizers.Optimizer:
 class MaskRCNN:
     """Mask R-CNN in ``mode`` "training" or "inference" for ``config``.
 
-    Checkpoints and TensorBoard logs go to ``model_dir/<name><timestamp>/``.
+    Checkpoints and TensorBoard logs go to ``model_dir/<name><timestamp>/``; every
+    checkpoint also stores the config and the class names (:mod:`mrcnn.model_info`), so
+    :meth:`from_checkpoint` needs nothing else.
     """
 
-    def __init__(self, mode: str, config, model_dir: str = "logs", strategy=None):
+    def __init__(self, mode: str, config, model_dir: str = "logs", strategy=None,
+                 class_names: Sequence[str] | None = None):
         """``strategy``: a ``tf.distribute.Strategy`` to build (and train) the model under;
-        ``train(..., strategy=...)`` can also set it later."""
+        ``train(..., strategy=...)`` can also set it later. ``class_names``: names of the
+        class ids, background first (set by :meth:`train` from its data set and by
+        :meth:`load_weights` from a checkpoint that has them)."""
         if mode not in ("training", "inference"):
             raise ValueError(f"mode must be 'training' or 'inference', got {mode!r}")
+        if class_names is not None and len(class_names) != config.NUM_CLASSES:
+            raise ValueError(f"{len(class_names)} class names for NUM_CLASSES = "
+                             f"{config.NUM_CLASSES} (background included)")
         self.mode = mode
         self.config = config
+        self.class_names = list(class_names) if class_names is not None else None
         self.model_dir = model_dir
         self.epoch = 0
         self.log_dir: str | None = None
@@ -208,8 +220,27 @@ class MaskRCNN:
                 return checkpoints[-1]
         raise FileNotFoundError(f"no checkpoint of {self.config.NAME!r} under {self.model_dir!r}")
 
+    @classmethod
+    def from_checkpoint(cls, path: str, mode: str = "inference", model_dir: str = "logs",
+                        **overrides) -> MaskRCNN:
+        """The model saved in ``path`` (a ``.weights.h5`` written by this library), built
+        from the config stored in it, with its weights and class names. ``overrides``
+        replace config fields, e.g. ``DETECTION_MIN_CONFIDENCE=0.3`` or
+        ``IMAGES_PER_GPU=1``."""
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"weights file not found: {path}")
+        config, class_names = config_from_checkpoint(path, **overrides)
+        model = cls(mode, config, model_dir, class_names=class_names)
+        report = model.load_weights(path)
+        if report["mismatched"] or report["missing"]:
+            raise ValueError(f"{path} does not fit the graph of its own config: mismatched "
+                             f"{report['mismatched']}, missing {report['missing']}")
+        return model
+
     def save_weights(self, path: str) -> None:
-        self.keras_model.save_weights(path)
+        """Save the weights with the config and class names, atomically."""
+        save_weights_atomically(self.keras_model, path,
+                                checkpoint_info(self.config, self.class_names))
 
     def load_weights(self, path: str, by_name: bool = True,
                      exclude: Sequence[str] | None = None) -> dict[str, list]:
@@ -234,6 +265,11 @@ class MaskRCNN:
             self.keras_model.load_weights(path)
             report = {"loaded": [layer.name for layer in self.keras_model.layers if layer.weights],
                       "skipped": [], "mismatched": [], "missing": []}
+        if self.class_names is None and path.endswith(".weights.h5"):
+            info = read_info(path)
+            names = (info or {}).get("class_names")
+            if names is not None and len(names) == self.config.NUM_CLASSES:
+                self.class_names = list(names)
         match = re.search(r"_(\d{4})\.weights\.h5$", path)
         if match:
             self.epoch = int(match.group(1))
@@ -267,11 +303,14 @@ class MaskRCNN:
             raise ValueError(f"layers={layers!r} matches no layer with weights")
         return trained
 
-    def train(self, train_dataset, val_dataset, learning_rate: float, epochs: int,
-              layers: str = "heads", augmentation=None, custom_callbacks: Iterable | None = None,
+    def train(self, train_dataset, val_dataset, learning_rate: float | None = None,
+              epochs: int | None = None, layers: str = "heads", augmentation=None,
+              custom_callbacks: Iterable | None = None,
               seed: int = 0, verbose: int = 1, resume: bool = False,
               strategy=None) -> keras.callbacks.History:
         """Train until epoch ``epochs`` (cumulative across calls, as in the classic API).
+
+        ``learning_rate``: default ``config.LEARNING_RATE``.
 
         ``layers``: "heads", "3+", "4+", "5+", "all" or a regex over layer names.
         ``augmentation``: ``fn(image, masks, rng) -> (image, masks)`` applied in the input
@@ -296,7 +335,11 @@ class MaskRCNN:
         """
         if self.mode != "training":
             raise RuntimeError("create the model with mode='training' to train it")
+        if epochs is None:
+            raise TypeError("train() needs epochs (the epoch number to train until)")
         config = self.config
+        if learning_rate is None:
+            learning_rate = config.LEARNING_RATE
         if augmentation is None:
             augmentation = config.AUGMENTATION
         elif augmentation is False:
@@ -304,6 +347,9 @@ class MaskRCNN:
         for name, dataset in (("train_dataset", train_dataset), ("val_dataset", val_dataset)):
             if dataset is not None:
                 self._check_dataset(name, dataset)
+        names = getattr(train_dataset, "class_names", None)
+        if names is not None and len(names) == config.NUM_CLASSES:
+            self.class_names = list(names)
         self._use_strategy(strategy)
         if self.strategy is not None:
             replicas = self.strategy.num_replicas_in_sync
@@ -342,7 +388,8 @@ class MaskRCNN:
                                f"mask_rcnn_{config.NAME.lower()}_{{epoch:04d}}.weights.h5")
         chief = is_chief(self.strategy)
         guard = StopOnNonFiniteLoss()
-        checkpoint = AtomicCheckpoint(pattern, write=chief)
+        checkpoint = AtomicCheckpoint(pattern, write=chief,
+                                      info=checkpoint_info(config, self.class_names))
         previous = (pattern.format(epoch=self.epoch) if self.epoch else None)
         checkpoint.last_saved = previous if previous and os.path.exists(previous) else None
         callbacks = [guard, checkpoint, *(custom_callbacks or [])]
@@ -413,7 +460,9 @@ class MaskRCNN:
         return self._predict
 
     def _check_image(self, index: int, image) -> np.ndarray:
-        """One detect() input as the network's ``[H, W, C]`` uint8 (or float) array."""
+        """One detect() input (array, PIL image or path) as the network's ``[H, W, C]``
+        uint8 (or float) array."""
+        image = to_image_array(image, f"image {index}")
         channels = self.config.IMAGE_CHANNEL_COUNT
         if channels == 3:
             return to_rgb_uint8(image, f"image {index}")
@@ -428,13 +477,17 @@ class MaskRCNN:
         return image
 
     def unmold_detections(self, detections: np.ndarray, masks: np.ndarray,
-                          original_shape, molded_shape, window) -> dict[str, np.ndarray]:
+                          original_shape, molded_shape, window,
+                          min_score: float = 0.0) -> dict[str, np.ndarray]:
         """Map one image's detections back to its original pixels.
 
-        detections ``[D, 6]`` normalized (zero rows = padding), masks ``[D, h, w]``.
+        detections ``[D, 6]`` normalized (zero rows = padding), masks ``[D, h, w]``;
+        detections scoring below ``min_score`` are dropped before their masks are pasted.
         """
         n = int(np.sum(detections[:, 4] > 0))
-        boxes = denorm_boxes(detections[:n, :4], molded_shape[:2]).numpy()
+        kept = detections[:n, 5] >= min_score
+        detections, masks = detections[:n][kept], masks[:n][kept]
+        boxes = denorm_boxes(detections[:, :4], molded_shape[:2]).numpy()
         wy1, wx1, wy2, wx2 = window
         scale_y = original_shape[0] / max(wy2 - wy1, 1)
         scale_x = original_shape[1] / max(wx2 - wx1, 1)
@@ -443,29 +496,55 @@ class MaskRCNN:
         keep = (rois[:, 2] > rois[:, 0]) & (rois[:, 3] > rois[:, 1])
         height, width = original_shape[:2]
         if keep.any():
-            full = paste_masks(masks[:n][keep], boxes[keep].astype(np.float32), (height, width))
+            full = paste_masks(masks[keep], boxes[keep].astype(np.float32), (height, width))
             full = np.transpose(full.numpy(), (1, 2, 0))
         else:
             full = np.zeros((height, width, 0), bool)
-        return {"rois": rois[keep], "class_ids": detections[:n, 4][keep].astype(np.int32),
-                "scores": detections[:n, 5][keep].astype(np.float32), "masks": full}
+        class_ids = detections[:, 4][keep].astype(np.int32)
+        result = {"rois": rois[keep], "class_ids": class_ids,
+                  "scores": detections[:, 5][keep].astype(np.float32), "masks": full}
+        if self.class_names is not None:
+            result["class_names"] = [self.class_names[i] for i in class_ids]
+        return result
 
-    def detect(self, images: Sequence[np.ndarray], verbose: int = 0) -> list[dict]:
+    def detect(self, images: Sequence, verbose: int = 0,
+               min_score: float | None = None) -> list[dict]:
         """Detect instances in any number of images of any sizes.
 
-        Each image is converted with :func:`mrcnn.data.image_convert.to_rgb_uint8`, as
-        training images are: ``[H, W]`` / ``[H, W, 1]`` grayscale and ``[H, W, 2]`` are
-        replicated to RGB, RGBA drops alpha, ``uint16`` keeps its top 8 bits, floats are
-        taken as 0..1 when all values lie in [0, 1] and as 0..255 otherwise. Tiny and very
-        elongated images are fine (possibly with no detections). A wrong rank, an empty
-        image or NaN/Inf pixels raise ``ValueError`` naming the image's index.
+        An image is an array, a ``PIL.Image`` or a file path (read by
+        :func:`mrcnn.data.image_io.read_image`: EXIF orientation applied, CMYK and 16-bit
+        files converted). Arrays are taken as RGB: an OpenCV ``cv2.imread`` array is BGR,
+        so pass ``image[..., ::-1]``. Each image is converted with
+        :func:`mrcnn.data.image_convert.to_rgb_uint8`, as training images are: ``[H, W]``
+        / ``[H, W, 1]`` grayscale and ``[H, W, 2]`` are replicated to RGB, RGBA drops
+        alpha, ``uint16`` keeps its top 8 bits, floats are taken as 0..1 when all values
+        lie in [0, 1] and as 0..255 otherwise. Tiny and very elongated images are fine
+        (possibly with no detections). A wrong rank, an empty image, NaN/Inf pixels or an
+        unreadable file raise an error naming the image's index (and path).
+
+        ``min_score``: keep detections scoring at least this much, for this call only
+        (default ``config.DETECTION_MIN_CONFIDENCE``, the threshold built into the graph;
+        a lower value needs a model built with a lower one, e.g.
+        ``MaskRCNN.from_checkpoint(path, DETECTION_MIN_CONFIDENCE=0.05)``). Thresholding
+        after NMS gives the same detections as thresholding before it: NMS never lets a
+        lower score suppress a higher one, and the top ``DETECTION_MAX_INSTANCES`` by score
+        commute with a score threshold.
 
         Returns one dict per image: ``rois`` ``[N, 4]`` int32 ``(y1, x1, y2, x2)`` pixels,
         ``class_ids`` ``[N]`` int32, ``scores`` ``[N]`` float32, ``masks`` ``[H, W, N]``
-        bool at the image's original size.
+        bool at the image's original size, and ``class_names`` ``[N]`` when the model
+        knows them (trained here or loaded from a checkpoint that stores them).
         """
         if self.mode != "inference":
             raise RuntimeError("create the model with mode='inference' to detect")
+        floor = self.config.DETECTION_MIN_CONFIDENCE
+        if min_score is None:
+            min_score = floor
+        elif min_score < floor:
+            raise ValueError(
+                f"min_score={min_score} is below the threshold this model was built with "
+                f"(DETECTION_MIN_CONFIDENCE = {floor}); build it with a lower one, e.g. "
+                f"MaskRCNN.from_checkpoint(path, DETECTION_MIN_CONFIDENCE={min_score})")
         images = [self._check_image(i, image) for i, image in enumerate(images)]
         predict = self._predict_fn()
         # Batch images whose molded shapes agree (all of them in "square" mode).
@@ -484,7 +563,7 @@ class MaskRCNN:
                 masks = out["mrcnn_mask"].numpy()
                 for k, i in enumerate(chunk):
                     results[i] = self.unmold_detections(detections[k], masks[k], images[i].shape,
-                                                        shape, molded[i][2][0])
+                                                        shape, molded[i][2][0], min_score)
                     if verbose:
                         print(f"image {i}: {len(results[i]['class_ids'])} detections")
         return results

@@ -11,14 +11,13 @@ set, e.g. a COCO category id) and the *internal* id (a dense index into
 """
 
 import logging
-import os
 from dataclasses import dataclass
 from typing import Any, Iterable
 
 import numpy as np
-import skimage.io
 
 from mrcnn.data.image_convert import to_rgb_uint8
+from mrcnn.data.image_io import read_image
 
 logger = logging.getLogger(__name__)
 
@@ -227,28 +226,24 @@ class Dataset:
         return self.image_info[image_id]["path"]
 
     def load_image(self, image_id: int) -> np.ndarray:
-        """Read the image file as [H, W, 3] uint8 RGB.
+        """Read the image file as [H, W, 3] uint8 RGB, as a photo viewer shows it.
 
-        Converted by :func:`mrcnn.data.image_convert.to_rgb_uint8` (the same rules as
+        Decoded by :func:`mrcnn.data.image_io.read_image`: the EXIF orientation is
+        applied, CMYK JPEGs and palette images are converted to RGB, 16-bit TIFFs (gray
+        or RGB) are read with tifffile. Values follow
+        :func:`mrcnn.data.image_convert.to_rgb_uint8` (the same rules as
         `MaskRCNN.detect`): grayscale is replicated to 3 channels, alpha is dropped,
         integer images wider than 8 bits keep their top 8 bits (uint16 >> 8), floats
         in [0, 1] are scaled by 255 and other floats taken as 0..255.
         URLs are passed to skimage as in the classic API.
-        Raises FileNotFoundError / ValueError naming the image id and path when
-        the file is missing or cannot be decoded.
+        Raises FileNotFoundError / ValueError naming the image id, source and path when
+        the file is missing, empty or cannot be decoded.
         """
         path = self.image_info[image_id].get("path")
         where = f"image {image_id} ({self.image_info[image_id].get('source')!r}, path {path!r})"
-        is_url = isinstance(path, str) and "://" in path
-        if path is None or not (is_url or os.path.isfile(path)):
+        if path is None:
             raise FileNotFoundError(f"{where}: file not found")
-        if not is_url and os.path.getsize(path) == 0:
-            raise ValueError(f"{where}: empty file (0 bytes)")
-        try:
-            image = skimage.io.imread(path)
-        except Exception as error:
-            raise ValueError(f"{where}: could not decode image: {error}") from error
-        return to_rgb_uint8(image, where)
+        return read_image(path, where)
 
     def load_mask(self, image_id: int) -> tuple[np.ndarray, np.ndarray]:
         """Instance masks [H, W, N] bool and class ids [N] int32 for one image.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import types
 
 import cv2
@@ -43,13 +45,14 @@ def test_molding_in_tensorflow_equals_the_numpy_path(mode):
 def exported(tmp_path_factory):
     keras.utils.set_random_seed(4)
     detector = MaskRCNN("inference", tiny_config(DETECTION_MIN_CONFIDENCE=0.0),
-                        str(tmp_path_factory.mktemp("logs")))
+                        str(tmp_path_factory.mktemp("logs")),
+                        class_names=["BG", "square", "circle", "triangle"])
     # Tame the random network (raw pixels through random convs saturate every score at
     # 1.0, making the ranking of detections a tie): scale the first conv down.
     conv1 = detector.keras_model.get_layer("conv1")
     conv1.kernel.assign(conv1.kernel * 0.01)
     path = export_saved_model(detector, tmp_path_factory.mktemp("export") / "mask_rcnn")
-    return detector, tf.saved_model.load(path)
+    return detector, tf.saved_model.load(path), path
 
 
 def _mask_iou(a, b):
@@ -59,7 +62,7 @@ def _mask_iou(a, b):
 
 @pytest.mark.parametrize("shape", [(64, 64), (48, 40), (100, 150), (30, 90)])
 def test_reloaded_saved_model_gives_the_detections_of_detect(exported, shape):
-    detector, served = exported
+    detector, served, _ = exported
     rng = np.random.default_rng(shape[0] * shape[1])
     images = rng.integers(0, 256, (2,) + shape + (3,), dtype=np.uint8)
     out = served.signatures["serving_default"](images=tf.constant(images))
@@ -79,8 +82,16 @@ def test_reloaded_saved_model_gives_the_detections_of_detect(exported, shape):
         assert not out["class_ids"][b, n:].any() and not out["masks"][b, n:].any()
 
 
+def test_class_names_travel_with_the_saved_model(exported):
+    detector, served, path = exported
+    names = [n.decode() for n in served.class_names().numpy()]
+    assert names == detector.class_names == ["BG", "square", "circle", "triangle"]
+    with open(os.path.join(path, "assets", "class_names.json")) as f:
+        assert json.load(f) == detector.class_names
+
+
 def test_serve_function_is_callable_and_rejects_other_dtypes(exported):
-    _, served = exported
+    _, served, _ = exported
     image = np.zeros((1, 32, 32, 3), np.uint8)
     out = served.serve(tf.constant(image))
     assert set(out) == {"num_detections", "boxes", "class_ids", "scores", "masks"}

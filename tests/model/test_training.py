@@ -65,6 +65,23 @@ def test_training_checkpoint_loads_into_inference_by_name(shapes64, tmp_path):
     assert "mrcnn_mask_unet_skip_conv1" in report["missing"]
     assert "rpn_conv_shared" in report["loaded"]
 
+    # The checkpoint alone rebuilds the model: its config and the data set's class names.
+    rebuilt = MaskRCNN.from_checkpoint(checkpoint, DETECTION_MIN_CONFIDENCE=0.0)
+    assert rebuilt.class_names == shapes64.class_names == ["BG", "square", "circle", "triangle"]
+    stored = {k: v for k, v in rebuilt.config.to_dict().items()
+              if k != "DETECTION_MIN_CONFIDENCE"}
+    original = {k: v for k, v in config.to_dict().items() if k != "DETECTION_MIN_CONFIDENCE"}
+    assert stored.keys() == original.keys()
+    for key, value in original.items():
+        np.testing.assert_equal(np.asarray(stored[key], dtype=object) if key == "LOSS_WEIGHTS"
+                                else stored[key], np.asarray(value, dtype=object)
+                                if key == "LOSS_WEIGHTS" else value, err_msg=key)
+    for a, b in zip(trained, rebuilt.keras_model.get_layer("mrcnn_mask_conv1").get_weights()):
+        np.testing.assert_array_equal(a, b)
+    result = rebuilt.detect([shapes64.load_image(0)])[0]
+    assert len(result["class_names"]) == len(result["class_ids"]) > 0
+    assert result["class_names"] == [shapes64.class_names[i] for i in result["class_ids"]]
+
 
 def test_train_uses_the_config_augmentation_unless_told_otherwise(shapes64, tmp_path):
     """A config's AUGMENTATION applies to MaskRCNN.train as it does in the runners;
