@@ -5,11 +5,9 @@ from pathlib import Path
 from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent
-# Runtime dependencies only; requirements.txt adds the test and notebook tools.
-RUNTIME = ("tensorflow", "numpy", "scikit-image", "opencv-python-headless", "pycocotools",
-           "matplotlib", "h5py", "tensorboard")
+# requirements.txt is the runtime list (requirements-dev.txt adds test and notebook tools).
 requirements = [line.strip() for line in (HERE / "requirements.txt").read_text().splitlines()
-                if line.strip().startswith(RUNTIME)]
+                if line.strip() and not line.strip().startswith("#")]
 
 setup(
     name="mrcnn",
@@ -20,5 +18,6 @@ setup(
     packages=find_packages(include=["mrcnn", "mrcnn.*"]),
     python_requires=">=3.10",
     install_requires=requirements,
+    entry_points={"console_scripts": ["mrcnn=mrcnn.cli:main"]},
     license="MIT",
 )

@@ -2,8 +2,10 @@
 
 Data: ``<data root>/balloon/balloon/{train,val}/`` (61 + 13 Flickr photos, 255 + 50
 balloons as VIA 1.x polygons in ``via_region_data.json``; see
-../shared/data/balloon/PROVENANCE.md). The data root is ``$MRCNN_DATA`` or
-``<repo>/../shared/data``.
+matterport's "Splash of Color" release). The data root is ``--data DIR`` on the command
+line, else ``$MRCNN_DATA``, else ``<repo>/../shared/data`` then ``~/.cache/mrcnn/data``;
+``--download`` fetches ``balloon_dataset.zip`` from matterport's v2.1 release and checks
+the extracted files (see samples_common.py).
 
 Split: the data set's own ``train`` (61 images) and ``val`` (13 images, held out). The
 photos are up to 2048 px; they are cached in memory with the longer side at most 1024 px
@@ -20,7 +22,7 @@ _SAMPLES = str(Path(__file__).resolve().parents[1])
 if _SAMPLES not in sys.path:
     sys.path.insert(0, _SAMPLES)  # for samples/samples_common.py
 
-from samples_common import data_dir  # noqa: E402
+from samples_common import dataset_dir  # noqa: E402
 
 from mrcnn.config import LightConfig  # noqa: E402
 from mrcnn.data import CachedDataset, ViaDataset, augment  # noqa: E402
@@ -30,7 +32,7 @@ CACHE_MAX_DIM = 1024
 
 def balloon_dir() -> Path:
     """The folder holding ``train/`` and ``val/``, or DataNotFound."""
-    return data_dir("balloon", "balloon", what="the balloon data set (balloon/balloon/)")
+    return dataset_dir("balloon")
 
 
 def load_balloon(subset: str, root: Path | None = None, limit: int | None = None,

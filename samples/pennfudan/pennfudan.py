@@ -2,8 +2,10 @@
 
 Data: ``<data root>/pennfudan/PennFudanPed/{PNGImages,PedMasks}`` (170 street photos,
 423 pedestrians, one PNG label image per photo: 0 background, 1..N pedestrians; see
-../shared/data/pennfudan/PROVENANCE.md). The data root is ``$MRCNN_DATA`` or
-``<repo>/../shared/data``.
+its readme.txt). The data root is ``--data DIR`` on the command line, else ``$MRCNN_DATA``,
+else ``<repo>/../shared/data`` then ``~/.cache/mrcnn/data``; ``--download`` fetches the
+data set from https://www.cis.upenn.edu/~jshi/ped_html/PennFudanPed.zip and checks the
+extracted files (see samples_common.py).
 
 Split (fixed, independent of the seed): the 170 images sorted by file name
 (``FudanPed00001`` .. ``FudanPed00074``, ``PennPed00001`` .. ``PennPed00096``); the
@@ -21,7 +23,7 @@ _SAMPLES = str(Path(__file__).resolve().parents[1])
 if _SAMPLES not in sys.path:
     sys.path.insert(0, _SAMPLES)  # for samples/samples_common.py
 
-from samples_common import data_dir  # noqa: E402
+from samples_common import dataset_dir  # noqa: E402
 
 from mrcnn.config import LightConfig  # noqa: E402
 from mrcnn.data import CachedDataset, LabelImageDataset, augment  # noqa: E402
@@ -31,7 +33,7 @@ HELD_OUT = 50
 
 def pennfudan_dir() -> Path:
     """The ``PennFudanPed`` folder, or DataNotFound saying where it was looked for."""
-    return data_dir("pennfudan", "PennFudanPed", what="Penn-Fudan (PennFudanPed/)")
+    return dataset_dir("pennfudan")
 
 
 def split_files(root: Path | None = None) -> dict[str, list[tuple[Path, Path]]]:

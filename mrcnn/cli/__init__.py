@@ -1,0 +1,67 @@
+"""The ``mrcnn`` command line (also ``python -m mrcnn``).
+
+    mrcnn detect   --weights CKPT --input PATH|GLOB|DIR|VIDEO --out DIR [--min-score S]
+    mrcnn train    --dataset SPEC [--val SPEC | --holdout N] --head NAME --weights none|...
+    mrcnn evaluate --weights CKPT --dataset SPEC [--holdout N] [--out FILE.json]
+    mrcnn compare  --dataset SPEC --heads fcn unet --seeds 3 [--import MODULE]
+
+Data set specs (``coco:ANNOTATIONS.json:IMAGES``, ``via:DIR``, ``labels:IMAGES:LABELS``,
+``shapes``) are described in :mod:`mrcnn.cli.data_specs`. Expected failures (a missing
+file, a bad spec, weights that cannot be fetched) print one ``error:`` line and exit with
+status 2, never a traceback (set ``MRCNN_DEBUG=1`` to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up logs quiet
+
+from mrcnn.cli import compare, detect, evaluate, train  # noqa: E402
+
+COMMANDS = (detect, train, evaluate, compare)
+EXAMPLES = """examples:
+  mrcnn train --dataset via:balloon/ --head unet --epochs 20
+  mrcnn detect --weights logs/via_balloon20261129T1200/mask_rcnn_via_balloon_0020.weights.h5 \\
+      --input photos/ --out detections/
+  mrcnn evaluate --weights model.weights.h5 --dataset coco:val.json:val2017/
+  mrcnn compare --dataset labels:PNGImages:PedMasks --holdout 50 --heads fcn unet --seeds 3
+
+`mrcnn COMMAND -h` describes each command.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mrcnn", description="Mask R-CNN with swappable FCN and U-Net mask heads.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        command.add_parser(subparsers)
+    return parser
+
+
+def expected_errors() -> tuple[type[BaseException], ...]:
+    """Errors that are the user's to fix: reported in one line, without a traceback."""
+    from mrcnn.config import ConfigError
+    from mrcnn.pretrained import WeightsUnavailable
+
+    return (FileNotFoundError, ConfigError, WeightsUnavailable, ValueError)
+
+
+def main(argv=None) -> int:
+    args, rest = build_parser().parse_known_args(argv)
+    if rest and args.command != "compare":
+        build_parser().error(f"unrecognized arguments: {' '.join(rest)}")
+    try:
+        return args.run(args, rest) if args.command == "compare" else args.run(args)
+    except expected_errors() as error:
+        if os.environ.get("MRCNN_DEBUG"):
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

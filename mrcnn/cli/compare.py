@@ -1,0 +1,70 @@
+"""``mrcnn compare``: the fair mask-head comparison (:mod:`mrcnn.compare`) on any data set
+the command line can name.
+
+Every head trains with the same data order, initialisation of the shared layers,
+augmentation and schedule, and is scored on the same held-out images; the report
+(``<out>/<name>/compare.{json,md}`` and plots) is rewritten after every run, and
+``--resume`` continues an interrupted comparison. Every option of ``python -m
+mrcnn.compare`` applies (``--epochs``, ``--steps-per-epoch``, ``--image-size``, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+EXAMPLES = """examples:
+  mrcnn compare --dataset labels:PennFudanPed/PNGImages:PennFudanPed/PedMasks --holdout 50 \\
+      --heads fcn unet --seeds 3
+  mrcnn compare --dataset via:balloon/ --heads fcn unet --epochs 40
+  mrcnn compare --dataset coco:train.json:images/ --holdout 50 --heads fcn mine \\
+      --import my_heads
+"""
+
+
+def add_parser(subparsers) -> None:
+    from mrcnn.cli.train import add_data_arguments
+
+    parser = subparsers.add_parser(
+        "compare", help="compare mask heads fairly on one data set, over seeds",
+        description=__doc__, epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_data_arguments(parser)
+    parser.add_argument("--name", default=None,
+                        help="result folder name (default: from the data set)")
+    parser.set_defaults(run=run)
+
+
+def spec_experiment(spec_text: str, val_text: str | None, holdout: int | None):
+    """``fn(settings, seed) -> (config class, train set, held-out set)`` for
+    :data:`mrcnn.compare.EXPERIMENTS`; the data is loaded once, the split is fixed."""
+    from mrcnn.cli.data_specs import config_class_for, train_and_held_out
+
+    train_set, val_set = train_and_held_out(spec_text, val_text, holdout)
+    if val_set is None:
+        raise ValueError(f"{spec_text!r} brings no held-out split: give --holdout N or --val")
+
+    def experiment(settings, seed: int):
+        config = config_class_for(spec_text, train_set.num_classes, settings.image_size,
+                                  STEPS_PER_EPOCH=settings.steps_per_epoch)
+        return config, train_set, val_set
+
+    return experiment
+
+
+def run(args, rest) -> int:
+    import mrcnn.compare
+    from mrcnn.cli.data_specs import parse_spec
+    from mrcnn.cli.train import import_modules
+
+    import_modules(args.imports)
+    settings = mrcnn.compare.parse_args(["--dataset", "shapes", *rest])  # options checked first
+    mrcnn.compare.check_heads(settings.heads)
+    spec = parse_spec(args.dataset)
+    name = args.name or spec.name
+    if spec.kind == "shapes" and not (args.val or args.holdout):
+        name = "shapes"  # the runner's own shapes experiment (seeded data per run)
+    else:
+        mrcnn.compare.EXPERIMENTS[name] = spec_experiment(args.dataset, args.val, args.holdout)
+    settings.dataset = name
+    mrcnn.compare.run(settings)
+    return 0

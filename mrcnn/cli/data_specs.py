@@ -1,0 +1,211 @@
+"""Data sets named on the command line, and the configuration that trains on them.
+
+A spec is one string:
+
+``coco:ANNOTATIONS.json:IMAGES``
+    a COCO instances file and the folder its ``file_name`` entries are relative to;
+    crowd regions are ignore regions (never targets, never false positives).
+``via:DIR`` or ``via:DIR:ATTRIBUTE``
+    VGG Image Annotator json in ``DIR`` (``via_region_data.json`` or the only ``*.json``);
+    with ``DIR/train`` and ``DIR/val`` each holding one, those are the two splits (as in
+    the balloon data set). ``ATTRIBUTE``: the region attribute naming the class (default:
+    one class, "object").
+``labels:IMAGES:LABELS``
+    instance label images (0 = background, one integer per object) in ``LABELS``, paired
+    with the images in ``IMAGES`` by file name (``photo.png`` with ``photo.png`` or
+    ``photo_mask.png``, as in Penn-Fudan); one class, "object".
+``shapes`` or ``shapes:N``
+    the synthetic shapes (N training images, default 500; 50 fixed held-out images).
+
+Held-out images: ``--val SPEC``, a split the spec brings (VIA ``train``/``val``, shapes),
+or the last ``--holdout N`` images of the spec in file order (fixed across runs).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass
+
+from mrcnn.config import LightConfig
+from mrcnn.data import (CocoDataset, Dataset, LabelImageDataset, ShapesConfig, ShapesDataset,
+                        ViaDataset, augment)
+from mrcnn.data.subset import holdout_split
+
+KINDS = ("coco", "via", "labels", "shapes")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+SHAPES_TRAIN_IMAGES = 500
+SHAPES_HELD_OUT = 50
+
+
+class DataSpecError(ValueError):
+    """A data set spec that cannot be parsed or whose files are not there."""
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    kind: str
+    parts: tuple[str, ...]
+    text: str
+
+    @property
+    def name(self) -> str:
+        """A short name for log folders and result folders."""
+        if self.kind == "shapes":
+            return "shapes"
+        base = os.path.basename(os.path.normpath(self.parts[0]))
+        stem = os.path.splitext(base)[0] or self.kind
+        return f"{self.kind}_{stem}".replace(" ", "_")
+
+
+def parse_spec(text: str) -> DataSpec:
+    """Parse ``kind:part:part`` (see the module docstring); checks that the paths exist."""
+    kind, _, rest = text.partition(":")
+    if kind not in KINDS:
+        raise DataSpecError(f"data set {text!r}: unknown kind {kind!r}; expected one of "
+                            "coco:ANNOTATIONS.json:IMAGES, via:DIR, labels:IMAGES:LABELS, "
+                            "shapes")
+    if kind == "shapes":
+        if rest and not rest.isdigit():
+            raise DataSpecError(f"data set {text!r}: expected shapes or shapes:N")
+        return DataSpec(kind, (rest,) if rest else (), text)
+    counts = {"coco": 2, "via": (1, 2), "labels": 2}[kind]
+    parts = tuple(rest.split(":", 1)) if rest else ()
+    wanted = counts if isinstance(counts, tuple) else (counts,)
+    if len(parts) not in wanted or not all(parts):
+        usage = {"coco": "coco:ANNOTATIONS.json:IMAGES", "via": "via:DIR or via:DIR:ATTRIBUTE",
+                 "labels": "labels:IMAGES:LABELS"}[kind]
+        raise DataSpecError(f"data set {text!r}: expected {usage}")
+    checks = {"coco": (os.path.isfile, os.path.isdir), "via": (os.path.isdir,),
+              "labels": (os.path.isdir, os.path.isdir)}[kind]
+    for path, check in zip(parts, checks):
+        if not check(path):
+            what = "file" if check is os.path.isfile else "folder"
+            raise DataSpecError(f"data set {text!r}: {what} not found: {path}")
+    return DataSpec(kind, parts, text)
+
+
+def _via_json(folder: str) -> str:
+    default = os.path.join(folder, "via_region_data.json")
+    if os.path.isfile(default):
+        return default
+    found = sorted(glob.glob(os.path.join(glob.escape(folder), "*.json")))
+    if len(found) != 1:
+        raise DataSpecError(f"{folder}: expected via_region_data.json or exactly one .json "
+                            f"file, found {len(found)}")
+    return found[0]
+
+
+def _load_via(folder: str, attribute: str | None) -> ViaDataset:
+    dataset = ViaDataset()
+    dataset.load_via(_via_json(folder), folder, class_attribute=attribute)
+    dataset.prepare()
+    return dataset
+
+
+def _label_pairs(image_dir: str, label_dir: str) -> tuple[list[str], list[str]]:
+    labels = {}
+    for path in sorted(os.listdir(label_dir)):
+        stem, ext = os.path.splitext(path)
+        if ext.lower() in IMAGE_EXTENSIONS:
+            labels.setdefault(stem, os.path.join(label_dir, path))
+            if stem.endswith("_mask"):
+                labels.setdefault(stem[:-len("_mask")], os.path.join(label_dir, path))
+    images, pairs, unlabelled = [], [], []
+    for path in sorted(os.listdir(image_dir)):
+        stem, ext = os.path.splitext(path)
+        if ext.lower() not in IMAGE_EXTENSIONS:
+            continue
+        if stem in labels:
+            images.append(os.path.join(image_dir, path))
+            pairs.append(labels[stem])
+        else:
+            unlabelled.append(path)
+    if not images:
+        raise DataSpecError(f"no image in {image_dir} has a label image in {label_dir} "
+                            "(paired by file name: photo.png with photo.png or photo_mask.png)")
+    if unlabelled:
+        print(f"note: {len(unlabelled)} image(s) in {image_dir} have no label image and are "
+              f"left out, e.g. {unlabelled[0]}")
+    return images, pairs
+
+
+def load_spec(spec: DataSpec) -> tuple[Dataset, Dataset | None]:
+    """``(data set, its own held-out split or None)``, both prepared."""
+    if spec.kind == "shapes":
+        count = int(spec.parts[0]) if spec.parts else SHAPES_TRAIN_IMAGES
+        size = ShapesConfig.IMAGE_MAX_DIM
+        train, val = ShapesDataset(), ShapesDataset()
+        train.load_shapes(count, size, size, seed=0)
+        val.load_shapes(SHAPES_HELD_OUT, size, size, seed=10_000)
+        train.prepare()
+        val.prepare()
+        return train, val
+    if spec.kind == "coco":
+        dataset = CocoDataset()
+        dataset.load_coco(spec.parts[0], spec.parts[1], name=spec.parts[0])
+        dataset.prepare()
+        return dataset, None
+    if spec.kind == "via":
+        folder, attribute = spec.parts[0], (spec.parts[1] if len(spec.parts) > 1 else None)
+        splits = [os.path.join(folder, s) for s in ("train", "val")]
+        if all(os.path.isdir(s) for s in splits):
+            return _load_via(splits[0], attribute), _load_via(splits[1], attribute)
+        return _load_via(folder, attribute), None
+    dataset = LabelImageDataset()
+    dataset.load_label_images(*_label_pairs(*spec.parts))
+    dataset.prepare()
+    return dataset, None
+
+
+def train_and_held_out(spec_text: str, val_text: str | None = None,
+                       holdout: int | None = None) -> tuple[Dataset, Dataset | None]:
+    """``(training set, held-out set)`` for ``--dataset``, ``--val`` and ``--holdout``."""
+    dataset, own_split = load_spec(parse_spec(spec_text))
+    if val_text is not None:
+        val, _ = load_spec(parse_spec(val_text))
+        if val.class_names != dataset.class_names:
+            raise DataSpecError(f"--val {val_text!r} has classes {val.class_names[1:]}, the "
+                                f"training data {dataset.class_names[1:]}")
+        return dataset, val
+    if holdout:
+        return holdout_split(dataset, holdout)
+    return dataset, own_split
+
+
+def evaluation_set(spec_text: str, holdout: int | None = None) -> Dataset:
+    """The images ``evaluate`` scores: the spec's own held-out split, its last
+    ``holdout`` images, or all of it."""
+    dataset, own_split = load_spec(parse_spec(spec_text))
+    if holdout:
+        return holdout_split(dataset, holdout)[1]
+    return own_split if own_split is not None else dataset
+
+
+class UserDataConfig(LightConfig):
+    """From scratch on a CPU, for a user's data: the light preset on 256 px squares,
+    anchors 16-256 px, 4 images a step, horizontal flips and mild scale/photometric jitter
+    (the setting of the Penn-Fudan, balloon and COCO samples)."""
+
+    NAME = "mine"
+    IMAGES_PER_GPU = 4
+    IMAGE_MIN_DIM = 256
+    IMAGE_MAX_DIM = 256
+    RPN_ANCHOR_SCALES = (16, 32, 64, 128, 256)
+    POST_NMS_ROIS_TRAINING = 300
+    RPN_TRAIN_ANCHORS_PER_IMAGE = 128
+    DETECTION_MIN_CONFIDENCE = 0.3
+    VALIDATION_STEPS = 5
+    AUGMENTATION = augment.default_augmentation()
+
+
+def config_class_for(spec_text: str, num_classes: int, image_size: int | None = None,
+                     **fields) -> type:
+    """The Config subclass that trains on ``spec_text``'s data: the shapes preset for
+    shapes, :class:`UserDataConfig` otherwise; ``fields`` override class attributes."""
+    spec = parse_spec(spec_text)
+    base = ShapesConfig if spec.kind == "shapes" else UserDataConfig
+    attributes = {"NAME": spec.name, "NUM_CLASSES": num_classes, **fields}
+    if image_size:
+        attributes.update(IMAGE_MIN_DIM=image_size, IMAGE_MAX_DIM=image_size)
+    return type(f"{base.__name__}_{spec.kind}", (base,), attributes)

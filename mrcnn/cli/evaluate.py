@@ -1,0 +1,63 @@
+"""``mrcnn evaluate``: score a checkpoint on a data set: COCO mask and box AP (AP, AP50,
+AP75, AP90, by size), VOC mAP@0.5 and the mask and Boundary IoU of true positives."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+EXAMPLES = """examples:
+  mrcnn evaluate --weights model.weights.h5 --dataset coco:val.json:val2017/ --out eval.json
+  mrcnn evaluate --weights model.weights.h5 --dataset via:balloon/   # its val/ split
+  mrcnn evaluate --weights model.weights.h5 --dataset labels:PNGImages:PedMasks --holdout 50
+"""
+TABLE = (("mask AP", ("segm", "AP")), ("mask AP50", ("segm", "AP50")),
+         ("mask AP75", ("segm", "AP75")), ("mask AP90", ("segm", "AP90")),
+         ("box AP", ("bbox", "AP")), ("VOC mAP@0.5", ("voc", "mAP50")),
+         ("mask IoU (TP)", ("mask_quality", "mask_iou")),
+         ("Boundary IoU (TP)", ("mask_quality", "boundary_iou")))
+
+
+def add_parser(subparsers) -> None:
+    from mrcnn.cli.train import add_data_arguments
+
+    parser = subparsers.add_parser(
+        "evaluate", help="COCO AP, VOC mAP and Boundary IoU of a checkpoint on a data set",
+        description=__doc__, epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights", required=True, help="a .weights.h5 checkpoint of mrcnn")
+    add_data_arguments(parser)
+    parser.add_argument("--min-score", type=float, default=None,
+                        help="detection threshold (default: the checkpoint's)")
+    parser.add_argument("--out", default=None, help="write every figure to this JSON file")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from mrcnn.checkpoints import write_text_atomically
+    from mrcnn.cli.data_specs import evaluation_set, load_spec, parse_spec
+    from mrcnn.cli.train import import_modules
+    from mrcnn.compare import json_default, evaluate_run
+    from mrcnn.model import MaskRCNN
+
+    import_modules(args.imports)
+    overrides = {"IMAGES_PER_GPU": 1, "GPU_COUNT": 1}
+    if args.min_score is not None:
+        overrides["DETECTION_MIN_CONFIDENCE"] = args.min_score
+    model = MaskRCNN.from_checkpoint(args.weights, **overrides)
+    dataset = (load_spec(parse_spec(args.val))[0] if args.val
+               else evaluation_set(args.dataset, args.holdout))
+    if model.class_names and model.class_names != dataset.class_names:
+        raise ValueError(f"{args.weights} detects {model.class_names[1:]} but the data set "
+                         f"has {dataset.class_names[1:]}")
+    print(f"evaluating on {dataset.num_images} images")
+    metrics = evaluate_run(model, dataset, progress=True)
+    for name, (group, key) in TABLE:
+        print(f"{name:20} {metrics[group][key]:.3f}")
+    print(f"{'ms/image':20} {metrics['ms_per_image']:.1f}")
+    if args.out:
+        write_text_atomically(args.out, json.dumps(
+            {"weights": args.weights, "dataset": args.dataset, **metrics}, indent=2,
+            default=json_default))
+        print(f"written to {args.out}")
+    return 0

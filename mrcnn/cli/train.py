@@ -1,0 +1,116 @@
+"""``mrcnn train``: train one mask head on a data set named on the command line.
+
+Checkpoints (one per epoch, written atomically, each carrying the config and the class
+names) and TensorBoard logs go to ``--logs/<name><timestamp>/``; ``--resume`` continues
+the newest run of the same name. After training the held-out images are evaluated
+(COCO mask and box AP) unless there are none.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from mrcnn.cli.data_specs import KINDS
+
+EXAMPLES = """examples:
+  mrcnn train --dataset via:balloon/ --head unet --epochs 20
+  mrcnn train --dataset coco:annotations.json:images/ --holdout 50 --head fcn --image-size 384
+  mrcnn train --dataset labels:PNGImages:PedMasks --holdout 50 --weights last --epochs 30
+  mrcnn train --dataset coco:train.json:train2017/ --val coco:val.json:val2017/ \\
+      --weights coco --backbone resnet101 --layers heads --image-size 1024
+"""
+BACKBONE_FOR_WEIGHTS = {"coco": "resnet101", "imagenet": "resnet50"}
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "train", help="train a mask head on a COCO, VIA, label-image or shapes data set",
+        description=__doc__.split("\n\n")[0], epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_data_arguments(parser)
+    parser.add_argument("--head", default="fcn", help="mask head (default: %(default)s)")
+    parser.add_argument("--weights", default="none",
+                        help="none (from scratch), last (newest checkpoint of this run's "
+                             "name), coco, imagenet, or a .weights.h5/.h5 path")
+    parser.add_argument("--backbone", default=None,
+                        help="resnet_light (default from scratch), resnet50 (default with "
+                             "imagenet), resnet101 (default with coco)")
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--steps-per-epoch", type=int, default=100)
+    parser.add_argument("--image-size", type=int, default=256,
+                        help="square input side, a multiple of 64 (default: %(default)s)")
+    parser.add_argument("--layers", default="all",
+                        help="heads, 3+, 4+, 5+, all, or a regex (default: %(default)s)")
+    parser.add_argument("--lr", type=float, default=None,
+                        help="learning rate (default: the config's LEARNING_RATE)")
+    parser.add_argument("--logs", default="logs", help="checkpoint folder (default: %(default)s)")
+    parser.add_argument("--name", default=None, help="run name (default: from the data set)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the newest checkpoint of this name under --logs")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.set_defaults(run=run)
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--dataset``, ``--val``, ``--holdout`` and ``--import``: shared by train, evaluate
+    and compare."""
+    parser.add_argument("--dataset", required=True,
+                        help=f"data set spec, kinds {', '.join(KINDS)} (see mrcnn -h)")
+    split = parser.add_mutually_exclusive_group()
+    split.add_argument("--val", default=None, help="held-out data set spec")
+    split.add_argument("--holdout", type=int, default=None,
+                       help="hold out the last N images of --dataset (file order)")
+    parser.add_argument("--import", dest="imports", action="append", default=[],
+                        metavar="MODULE",
+                        help="import a module first (e.g. one that registers a mask head)")
+
+
+def import_modules(names) -> None:
+    import importlib
+
+    for name in names:
+        importlib.import_module(name)
+
+
+def run(args) -> int:
+    import keras
+
+    from mrcnn.cli.data_specs import config_class_for, train_and_held_out
+    from mrcnn.compare import check_heads, evaluate_run
+    from mrcnn.model import MaskRCNN
+    from mrcnn.pretrained import load_pretrained, resolve_weights
+
+    import_modules(args.imports)
+    check_heads([args.head])
+    backbone = args.backbone or BACKBONE_FOR_WEIGHTS.get(args.weights, "resnet_light")
+    if args.weights not in ("none", "last"):  # fetch (or fail) before anything is built
+        resolve_weights(args.weights, backbone=backbone)
+    train_set, val_set = train_and_held_out(args.dataset, args.val, args.holdout)
+    fields = {"MASK_HEAD": args.head, "STEPS_PER_EPOCH": args.steps_per_epoch,
+              "BACKBONE": backbone}
+    if args.name:
+        fields["NAME"] = args.name
+    if backbone != "resnet_light":  # pretrained backbones keep their frozen BN statistics
+        fields["TRAIN_BN"] = False
+    config = config_class_for(args.dataset, train_set.num_classes, args.image_size, **fields)()
+    print(f"training {config.MASK_HEAD!r} on {train_set.num_images} images "
+          f"({', '.join(train_set.class_names[1:])}); held out: "
+          f"{val_set.num_images if val_set is not None else 0}")
+    keras.utils.set_random_seed(args.seed)
+    model = MaskRCNN("training", config, args.logs)
+    if args.weights == "last":
+        model.load_weights(model.find_last())
+    elif args.weights != "none":
+        report = load_pretrained(model, args.weights)
+        print(f"weights {args.weights}: {len(report['loaded'])} layers loaded, "
+              f"{len(report['skipped']) + len(report['missing'])} start fresh")
+    model.train(train_set, val_set, args.lr, args.epochs,
+                layers=args.layers, seed=args.seed, resume=args.resume, verbose=1)
+    checkpoint = model.find_last()
+    print(f"checkpoint: {checkpoint}")
+    if val_set is not None:
+        detector = MaskRCNN.from_checkpoint(checkpoint, model_dir=args.logs)
+        metrics = evaluate_run(detector, val_set)
+        print(f"held-out ({val_set.num_images} images): mask AP {metrics['segm']['AP']:.3f}, "
+              f"AP50 {metrics['segm']['AP50']:.3f}, box AP {metrics['bbox']['AP']:.3f}")
+    return 0
