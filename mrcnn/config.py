@@ -11,10 +11,16 @@ Keras Mask R-CNN::
 Derived fields (``BATCH_SIZE``, ``IMAGE_SHAPE``, ...) are computed at construction,
 and the whole object is validated: a bad value raises :class:`ConfigError` naming
 the field and saying why.
+
+Mask-head settings (the FCN's ``MASK_HEAD_CONV_DIM``, the U-Net's ``UNET_*_FILTERS``, a
+new head's own fields) are not declared here: each head registers them with their
+defaults (:mod:`mrcnn.heads.mask`), and a config that does not set one gets the default
+at construction. Override them like any field; the selected head validates them.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
@@ -87,18 +93,15 @@ class Config:
     ROI_ALIGN_SAMPLING_RATIO = 2  # bilinear samples per bin side (aligned RoIAlign)
     POOL_SIZE = 7
     MASK_POOL_SIZE = 14
-    MASK_SHAPE = [28, 28]
+    # MASK_SHAPE, the mask targets' [height, width], is derived from the mask head:
+    # upsampling x MASK_POOL_SIZE ([28, 28] for the built-in heads). Set it only to check.
     FPN_CLASSIF_FC_LAYERS_SIZE = 1024
     BBOX_STD_DEV = np.array([0.1, 0.1, 0.2, 0.2])
 
     # --- Mask head ----------------------------------------------------------------
-    MASK_HEAD = "fcn"  # a key of mrcnn.heads.mask.MASK_HEADS
-    MASK_HEAD_CONV_DIM = 256  # FCN: width of the 4 convs and the deconv
-    # U-Net widths, in order: skip convs (2), bottleneck (3), up-14 convs (2), up-28 convs (2).
-    UNET_SKIP_FILTERS = (256, 256)
-    UNET_BOTTLENECK_FILTERS = (256, 512, 256)
-    UNET_UP14_FILTERS = (256, 128)
-    UNET_UP28_FILTERS = (256, 256)
+    # A key of mrcnn.heads.mask.MASK_HEADS. Each head brings its own settings with their
+    # defaults (e.g. "fcn": MASK_HEAD_CONV_DIM; "unet": UNET_*_FILTERS): see its module.
+    MASK_HEAD = "fcn"
 
     # --- Detection ----------------------------------------------------------------
     DETECTION_MAX_INSTANCES = 100
@@ -139,7 +142,24 @@ class Config:
                 [self.IMAGE_MAX_DIM, self.IMAGE_MAX_DIM, self.IMAGE_CHANNEL_COUNT])
         # image id, original shape (3), molded shape (3), window (4), scale, active classes
         self.IMAGE_META_SIZE = 1 + 3 + 3 + 4 + 1 + self.NUM_CLASSES
+        self._fill_mask_head_fields()
         self.validate()
+
+    def _fill_mask_head_fields(self) -> None:
+        """Give the fields the mask heads own what the config does not set: every
+        registered head's settings their defaults (so a config can switch MASK_HEAD and
+        ``to_dict`` shows them), and MASK_SHAPE the selected head's output size."""
+        from mrcnn.heads.mask import MASK_HEADS, mask_head_settings
+
+        for name, default in mask_head_settings().items():
+            if not hasattr(self, name):
+                setattr(self, name, copy.deepcopy(default))
+        pool = self.MASK_POOL_SIZE
+        head = MASK_HEADS.get(self.MASK_HEAD) if isinstance(self.MASK_HEAD, str) else None
+        if (not hasattr(self, "MASK_SHAPE") and head is not None
+                and isinstance(pool, (int, np.integer)) and not isinstance(pool, bool)):
+            side = head.output_size(pool)
+            self.MASK_SHAPE = [side, side]
 
     # ------------------------------------------------------------------
     def validate(self) -> None:
@@ -163,7 +183,7 @@ class Config:
                       "VALIDATION_STEPS", "TOP_DOWN_PYRAMID_SIZE", "RPN_TRAIN_ANCHORS_PER_IMAGE",
                       "PRE_NMS_LIMIT", "POST_NMS_ROIS_TRAINING", "POST_NMS_ROIS_INFERENCE",
                       "MAX_GT_INSTANCES", "TRAIN_ROIS_PER_IMAGE", "POOL_SIZE", "MASK_POOL_SIZE",
-                      "FPN_CLASSIF_FC_LAYERS_SIZE", "MASK_HEAD_CONV_DIM", "DETECTION_MAX_INSTANCES",
+                      "FPN_CLASSIF_FC_LAYERS_SIZE", "DETECTION_MAX_INSTANCES",
                       "IMAGE_MAX_DIM", "RPN_ANCHOR_STRIDE", "RPN_CONV_DIM", "IMAGE_CHANNEL_COUNT",
                       "ROI_ALIGN_SAMPLING_RATIO"):
             positive_int(field)
@@ -224,24 +244,24 @@ class Config:
         if len(self.MINI_MASK_SHAPE) != 2 or min(self.MINI_MASK_SHAPE) < 1:
             fail("MINI_MASK_SHAPE", "must be (height, width), both positive")
 
-        from mrcnn.heads.mask import MASK_HEADS, mask_head_output_size
+        from mrcnn.heads.mask import MASK_HEADS
 
-        if self.MASK_HEAD not in MASK_HEADS:
+        if not isinstance(self.MASK_HEAD, str) or self.MASK_HEAD not in MASK_HEADS:
             fail("MASK_HEAD", f"unknown mask head; registered heads are {sorted(MASK_HEADS)}")
+        head = MASK_HEADS[self.MASK_HEAD]
+        missing = [name for name in head.settings if not hasattr(self, name)]
+        if missing:  # a head registered after this config was built
+            fail("MASK_HEAD", f"the head was registered after this config was built; "
+                 f"build the config again to get its settings {missing}")
         if len(self.MASK_SHAPE) != 2:
             fail("MASK_SHAPE", "must be [height, width]")
-        expected = mask_head_output_size(self.MASK_HEAD, self.MASK_POOL_SIZE)
+        expected = head.output_size(self.MASK_POOL_SIZE)
         if list(self.MASK_SHAPE) != [expected, expected]:
             fail("MASK_SHAPE", f"the {self.MASK_HEAD!r} head turns MASK_POOL_SIZE "
                  f"{self.MASK_POOL_SIZE} into {expected}x{expected} masks; "
                  f"set [{expected}, {expected}]")
-        if self.MASK_HEAD == "unet" and self.MASK_POOL_SIZE % 2:
-            fail("MASK_POOL_SIZE", "the U-Net head max-pools by 2, so it must be even")
-        for field in ("UNET_SKIP_FILTERS", "UNET_BOTTLENECK_FILTERS", "UNET_UP14_FILTERS",
-                      "UNET_UP28_FILTERS"):
-            widths = getattr(self, field)
-            if len(widths) < 1 or any(int(w) < 1 for w in widths):
-                fail(field, "must be a non-empty sequence of positive widths")
+        if head.validate is not None:
+            head.validate(self, fail)  # the head checks its own settings
 
         from mrcnn.precision import POLICIES
 
@@ -296,6 +316,7 @@ class LightConfig(Config):
     TRAIN_ROIS_PER_IMAGE = 32
     USE_MINI_MASK = False
     FPN_CLASSIF_FC_LAYERS_SIZE = 128
+    # Narrow widths for the built-in mask heads' settings (defaults in their modules).
     MASK_HEAD_CONV_DIM = 64
     UNET_SKIP_FILTERS = (64, 64)
     UNET_BOTTLENECK_FILTERS = (64, 128, 64)

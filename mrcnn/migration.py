@@ -17,11 +17,12 @@ the classic heads wrapped Conv2D / Dense / BatchNorm in ``TimeDistributed``, whi
 weights, and its RPN was a nested model ``rpn_model`` whose weights are named
 ``rpn_conv_shared/kernel:0`` etc. So weights load by layer name::
 
-    from mrcnn.migration import load_classic_weights, load_imagenet_backbone
+    from mrcnn.migration import (class_specific_layers, load_classic_weights,
+                                 load_imagenet_backbone)
 
     model = MaskRCNN("training", config, "logs")
     # COCO-trained classic weights, without the class-specific layers (other classes):
-    report = load_classic_weights(model, "mask_rcnn_coco.h5", exclude=CLASS_SPECIFIC_LAYERS)
+    report = load_classic_weights(model, "mask_rcnn_coco.h5", exclude=class_specific_layers())
     # or only an ImageNet backbone (a local file; nothing is downloaded):
     report = load_imagenet_backbone(model, "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5")
 
@@ -54,12 +55,22 @@ import keras
 import numpy as np
 
 from mrcnn.backbones.resnet import RESNETS
+from mrcnn.heads.box import CLASS_SPECIFIC_LAYERS as BOX_CLASS_SPECIFIC_LAYERS
+from mrcnn.heads.mask import mask_head_class_specific_layers
 
 logger = logging.getLogger(__name__)
 
-# Layers whose shapes depend on NUM_CLASSES: exclude them to fine-tune on other classes.
-CLASS_SPECIFIC_LAYERS = ("mrcnn_class_logits", "mrcnn_bbox_fc", "mrcnn_bbox", "mrcnn_mask",
-                         "mrcnn_mask_unet_out")
+
+
+def class_specific_layers() -> tuple[str, ...]:
+    """Layers whose shapes depend on NUM_CLASSES (exclude them to fine-tune on other
+    classes): the box head's and those every registered mask head declares, as of now."""
+    return tuple(dict.fromkeys(BOX_CLASS_SPECIFIC_LAYERS + mask_head_class_specific_layers()))
+
+
+# class_specific_layers() at import, i.e. with the built-in heads; a head registered later
+# is covered by calling the function (as mrcnn.pretrained does).
+CLASS_SPECIFIC_LAYERS = class_specific_layers()
 
 # Our backbone layers (stem and res/bn stages): what an ImageNet file can initialise.
 BACKBONE_LAYERS = r"(conv1)|(bn_conv1)|(res\d.*)|(bn\d.*)"
@@ -151,7 +162,7 @@ def load_classic_weights(model, path: str | os.PathLike, exclude: Sequence[str] 
     layer name.
 
     Args:
-        exclude: our layer names not to load (e.g. :data:`CLASS_SPECIFIC_LAYERS`).
+        exclude: our layer names not to load (e.g. :func:`class_specific_layers`).
         name_map: file layer name -> our layer name, for files with other names; names
             not in the map are used as they are.
         only: a regular expression; only our layers whose name fully matches are loaded

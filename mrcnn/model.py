@@ -376,6 +376,8 @@ class MaskRCNN:
         with self._scope():
             optimizer = make_optimizer(config, learning_rate)
             stepper = training_optimizer(optimizer, config.DTYPE_POLICY)  # loss scaling
+            # Keras' default jit_compile="auto" turns XLA on where a GPU is present, and the
+            # graph cannot be compiled (see _predict_fn): always off.
             self.keras_model.compile(optimizer=stepper, jit_compile=False)
             stepper.build(self.keras_model.trainable_variables)
             if self._optimizer_state is not None:
@@ -452,7 +454,9 @@ class MaskRCNN:
                                        tf.float32),
                          tf.TensorSpec([None, self.config.IMAGE_META_SIZE], tf.float32)]
 
-            @tf.function(input_signature=signature, autograph=False)
+            # No XLA, stated rather than left to defaults: CropAndResize and
+            # CombinedNonMaxSuppression have no XLA kernels (README, "Speed").
+            @tf.function(input_signature=signature, autograph=False, jit_compile=False)
             def predict(images, metas):
                 return model([images, metas], training=False)
 

@@ -6,10 +6,14 @@ it detects (``MaskRCNN.from_checkpoint(path)``, ``python -m mrcnn detect --weigh
 path``). The JSON is ``{"format": 1, "config_class": ..., "config": {field: value},
 "class_names": [...]}``:
 
-- ``config`` holds every upper-case class field of the config (derived fields such as
-  ``BATCH_SIZE`` are recomputed); numpy arrays are stored as lists and come back as
+- ``config`` holds every upper-case class field of the config and the settings of its
+  mask head (defaults included, so the head is rebuilt as it was trained); derived fields
+  such as ``BATCH_SIZE`` are recomputed, and so is ``MASK_SHAPE`` unless a class sets it
+  (then it is stored and validated again); numpy arrays are stored as lists and come back as
   arrays; a callable (a custom ``BACKBONE``, an ``AUGMENTATION``) is stored by its import
   path ``{"callable": "module:qualname"}`` and imported again when the config is rebuilt.
+  An augmentation that is an object (``augment.Compose([...])``) is stored as None (it
+  only matters in training); its ``repr`` is kept under ``"augmentation"`` for the record.
 - ``class_names`` starts with the background, ``"BG"``, as ``Dataset.class_names`` does.
 """
 
@@ -17,7 +21,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import logging
 from typing import Any, Sequence
 
 import h5py
@@ -25,12 +28,20 @@ import numpy as np
 
 from mrcnn.config import Config, ConfigError
 
-logger = logging.getLogger(__name__)
 
 INFO_ATTRIBUTE = "mrcnn_info"
 INFO_FORMAT = 1
-# Computed by Config.__init__ from the other fields; never stored.
+# Computed by Config.__init__ from the other fields; never stored. (MASK_SHAPE is derived
+# too when a config does not set it: it is then an instance field, not stored either.)
 DERIVED_FIELDS = ("BATCH_SIZE", "IMAGE_SHAPE", "IMAGE_META_SIZE")
+
+
+def _head_settings(config: Config) -> dict[str, Any]:
+    """Settings (with defaults) of ``config``'s mask head, {} for an unknown head."""
+    from mrcnn.heads.mask import MASK_HEADS
+
+    spec = MASK_HEADS.get(config.MASK_HEAD) if isinstance(config.MASK_HEAD, str) else None
+    return dict(spec.settings) if spec is not None else {}
 
 
 def _callable_path(value) -> dict[str, str]:
@@ -51,8 +62,9 @@ def _import_callable(path: str):
 def config_fields(config: Config) -> dict[str, Any]:
     """The JSON-ready fields of ``config`` (see the module docstring)."""
     fields = {}
-    for name in sorted(dir(type(config))):
-        if not name.isupper() or name in DERIVED_FIELDS:
+    names = {name for name in dir(type(config)) if name.isupper()} | set(_head_settings(config))
+    for name in sorted(names):
+        if name in DERIVED_FIELDS:
             continue
         value = getattr(config, name)
         if isinstance(value, np.ndarray):
@@ -65,9 +77,7 @@ def config_fields(config: Config) -> dict[str, Any]:
             except ValueError:
                 if name != "AUGMENTATION":
                     raise
-                logger.warning("config.AUGMENTATION %r is not stored in the checkpoint "
-                               "(not importable by name); it is only used in training", value)
-                value = None
+                value = None  # an object (Compose([...])): training only; repr kept below
         fields[name] = value
     return fields
 
@@ -76,6 +86,9 @@ def config_from_fields(fields: dict[str, Any], class_name: str = "CheckpointConf
                        **overrides) -> Config:
     """Rebuild a validated :class:`Config` from :func:`config_fields` output; ``overrides``
     (e.g. ``DETECTION_MIN_CONFIDENCE=0.5``, ``IMAGES_PER_GPU=1``) replace stored fields."""
+    from mrcnn.heads.mask import mask_head_settings
+
+    defaults = mask_head_settings()
     attributes = {}
     for name, value in {**fields, **overrides}.items():
         if name in DERIVED_FIELDS:
@@ -90,7 +103,8 @@ def config_from_fields(fields: dict[str, Any], class_name: str = "CheckpointConf
                     raise ConfigError(f"{class_name}.{name}: the checkpoint needs "
                                       f"{value['callable']}, which cannot be imported "
                                       f"({error}); import or define it first") from None
-        elif isinstance(getattr(Config, name, None), np.ndarray) and value is not None:
+        elif isinstance(getattr(Config, name, defaults.get(name)), np.ndarray) \
+                and value is not None:
             value = np.asarray(value)
         attributes[name] = value
     return type(class_name, (Config,), attributes)()
@@ -99,7 +113,7 @@ def config_from_fields(fields: dict[str, Any], class_name: str = "CheckpointConf
 def checkpoint_info(config: Config, class_names: Sequence[str] | None) -> dict[str, Any]:
     """The ``mrcnn_info`` record for ``config`` and ``class_names``."""
     return {"format": INFO_FORMAT, "config_class": type(config).__name__,
-            "config": config_fields(config),
+            "config": config_fields(config), "augmentation": repr(config.AUGMENTATION),
             "class_names": list(class_names) if class_names is not None else None}
 
 

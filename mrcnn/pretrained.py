@@ -43,7 +43,7 @@ import h5py
 
 from mrcnn.download import (DownloadUnavailable, describe_checksum, download, file_matches,
                             manual_instructions)
-from mrcnn.migration import (CLASS_SPECIFIC_LAYERS, IMAGENET_FILES, _text,
+from mrcnn.migration import (IMAGENET_FILES, _text, class_specific_layers,
                              is_classic_weights_file, load_classic_weights,
                              load_imagenet_backbone)
 
@@ -218,7 +218,7 @@ def load_pretrained(model, name_or_path: str | os.PathLike,
     and return the load report (``loaded``, ``skipped``, ``mismatched``, ``missing``).
 
     - ``"coco"``: :func:`mrcnn.migration.load_classic_weights` without the layers whose
-      shapes depend on the number of classes (:data:`~mrcnn.migration.CLASS_SPECIFIC_LAYERS`;
+      shapes depend on the number of classes (:func:`~mrcnn.migration.class_specific_layers`;
       pass ``exclude=()`` to keep them, e.g. to detect the 80 COCO classes).
     - ``"imagenet"`` / ``"resnet50-imagenet"`` / ``"resnet101-imagenet"``:
       :func:`mrcnn.migration.load_imagenet_backbone` (backbone layers only); the model's
@@ -244,7 +244,7 @@ def load_pretrained(model, name_or_path: str | os.PathLike,
         path = _resolve_known(entry, cache_dir, timeout)
         if entry.kind == "coco":
             return load_classic_weights(
-                model, path, exclude=CLASS_SPECIFIC_LAYERS if exclude is None else exclude)
+                model, path, exclude=class_specific_layers() if exclude is None else exclude)
         return load_imagenet_backbone(model, path, backbone=entry.backbone)
     path = resolve_weights(name_or_path, cache_dir, backbone, timeout)
     if is_classic_weights_file(path):

@@ -1,4 +1,5 @@
-"""Config: derived fields, validation messages that name the field, display()."""
+"""Config: derived fields, validation messages that name the field, display(), and the
+settings, validation, MASK_SHAPE and class-specific layers a registered mask head brings."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import numpy as np
 import pytest
 
 from mrcnn.config import Config, ConfigError
+from mrcnn.heads.mask import MASK_HEADS, register_mask_head
+from mrcnn.migration import class_specific_layers
+from mrcnn.model_info import config_fields, config_from_fields
 from tests.conftest import TinyConfig, tiny_config
 
 
@@ -20,7 +24,7 @@ def test_derived_fields():
 @pytest.mark.parametrize("field, value, message", [
     ("IMAGE_MAX_DIM", 100, "divisible by 64"),
     ("NUM_CLASSES", 1, "background"),
-    ("MASK_HEAD", "mlp", "registered heads are ['fcn', 'unet']"),
+    ("MASK_HEAD", "mlp", f"registered heads are {sorted(MASK_HEADS)}"),
     ("MASK_SHAPE", [14, 14], "set [28, 28]"),
     ("BACKBONE", "vgg", "resnet50"),
     ("RPN_ANCHOR_SCALES", (8, 16, 32), "one scale per pyramid level"),
@@ -29,7 +33,6 @@ def test_derived_fields():
     ("ROI_POSITIVE_RATIO", 0.0, "(0, 1]"),
     ("OPTIMIZER", "lbfgs", "'sgd' or 'adamw'"),
     ("RPN_BBOX_STD_DEV", [0.1, 0.1], "4 positive numbers"),
-    ("UNET_BOTTLENECK_FILTERS", (), "non-empty"),
 ])
 def test_validation_names_the_field(field, value, message):
     with pytest.raises(ConfigError) as err:
@@ -76,3 +79,96 @@ def test_plain_functions_as_fields_are_not_bound_to_the_config():
     config = tiny_config(AUGMENTATION=flip, BACKBONE=backbone)
     assert config.AUGMENTATION is flip and config.BACKBONE is backbone
     assert config.AUGMENTATION("image", "masks", None) == ("image", "masks")
+
+
+class Classic(Config):
+    NAME = "classic"
+    NUM_CLASSES = 81
+
+
+@pytest.mark.parametrize("head", sorted(MASK_HEADS))
+def test_every_head_gets_its_defaults_and_mask_shape(head):
+    spec = MASK_HEADS[head]
+    config = type("Head", (Classic,), {"MASK_HEAD": head})()
+    for name, default in spec.settings.items():
+        assert getattr(config, name) == default
+    side = spec.upsampling * config.MASK_POOL_SIZE
+    assert config.MASK_SHAPE == [side, side]
+    assert set(spec.class_specific_layers) <= set(class_specific_layers())
+
+
+@pytest.mark.parametrize("head, field, value, message", [
+    ("fcn", "MASK_HEAD_CONV_DIM", 0, "positive integer"),
+    ("unet", "UNET_BOTTLENECK_FILTERS", (), "non-empty"),
+    ("unet", "MASK_POOL_SIZE", 7, "must be even"),
+])
+def test_the_selected_head_validates_its_settings(head, field, value, message):
+    with pytest.raises(ConfigError) as err:
+        tiny_config(MASK_HEAD=head, **{field: value})
+    assert f".{field} = " in str(err.value) and message in str(err.value)
+    other = next(h for h in sorted(MASK_HEADS) if h != head)
+    if field != "MASK_POOL_SIZE":  # another head does not check this head's settings
+        assert getattr(tiny_config(MASK_HEAD=other, **{field: value}), field) == value
+
+
+@pytest.fixture
+def mine_head():
+    """A head registered by the test: one setting, a validation, 4x upsampling."""
+    import keras
+
+    def validate(config, fail):
+        if config.MINE_WIDTH % 8:
+            fail("MINE_WIDTH", "must be a multiple of 8")
+
+    @register_mask_head("test_mine", upsampling=4, settings={"MINE_WIDTH": 8},
+                        validate=validate, class_specific_layers=("mrcnn_mask_mine_out",))
+    def build(features, config):
+        x = keras.layers.Conv2DTranspose(config.MINE_WIDTH, 4, strides=4,
+                                         name="mrcnn_mask_mine_up")(features)
+        return keras.layers.Conv2D(config.NUM_CLASSES, 1, name="mrcnn_mask_mine_out")(x)
+
+    yield MASK_HEADS["test_mine"]
+    MASK_HEADS.pop("test_mine")
+
+
+def test_a_registered_head_brings_its_settings(mine_head, capsys):
+    config = tiny_config(MASK_HEAD="test_mine")
+    assert config.MINE_WIDTH == 8  # its default, through the config
+    assert config.MASK_SHAPE == [56, 56]  # 4 x MASK_POOL_SIZE
+    assert tiny_config(MASK_HEAD="test_mine", MINE_WIDTH=16).MINE_WIDTH == 16  # override wins
+    assert tiny_config().MINE_WIDTH == 8  # every config can switch to it
+    config.display()
+    assert any(line.split() == ["MINE_WIDTH", "8"] for line in capsys.readouterr().out.splitlines())
+    assert "mrcnn_mask_mine_out" in class_specific_layers()
+    assert {"mrcnn_class_logits", "mrcnn_mask"} <= set(class_specific_layers())
+
+
+def test_a_registered_head_validates_its_settings(mine_head):
+    with pytest.raises(ConfigError, match=r"\.MINE_WIDTH = 12: must be a multiple of 8"):
+        tiny_config(MASK_HEAD="test_mine", MINE_WIDTH=12)
+    assert tiny_config(MINE_WIDTH=12).MASK_HEAD == "fcn"  # only the selected head checks
+    with pytest.raises(ConfigError, match=r"MASK_SHAPE = \[28, 28\]: the 'test_mine' head "
+                                          r"turns MASK_POOL_SIZE 14 into 56x56 masks"):
+        tiny_config(MASK_HEAD="test_mine", MASK_SHAPE=[28, 28])
+
+
+def test_a_registered_heads_settings_round_trip_through_checkpoints(mine_head):
+    config = tiny_config(MASK_HEAD="test_mine", MINE_WIDTH=24)
+    fields = config_fields(config)
+    assert fields["MINE_WIDTH"] == 24 and "MASK_SHAPE" not in fields  # derived, not stored
+    assert config_fields(tiny_config(MASK_HEAD="test_mine"))["MINE_WIDTH"] == 8  # defaults too
+    rebuilt = config_from_fields(fields)
+    assert rebuilt.MINE_WIDTH == 24 and rebuilt.MASK_SHAPE == [56, 56]
+    assert config_from_fields(fields, MINE_WIDTH=32).MINE_WIDTH == 32
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"NUM_CLASSES": 3}, "is a Config field"),
+    ({"MASK_SHAPE": [28, 28]}, "is a Config field"),
+    ({"mine_width": 8}, "upper-case"),
+    ({"UNET_SKIP_FILTERS": (8, 8)}, "already the 'unet' head's"),
+])
+def test_a_head_cannot_take_other_fields(settings, message):
+    with pytest.raises(ValueError, match=message):
+        register_mask_head("test_bad", settings=settings)
+    assert "test_bad" not in MASK_HEADS

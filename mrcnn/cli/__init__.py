@@ -17,9 +17,7 @@ import argparse
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up logs quiet
-
-from mrcnn.cli import compare, detect, evaluate, train  # noqa: E402
+from mrcnn.cli import compare, detect, evaluate, train
 
 COMMANDS = (detect, train, evaluate, compare)
 EXAMPLES = """examples:

@@ -111,7 +111,7 @@ def run(args) -> int:
             image = read_image(path)
         except (OSError, ValueError) as error:
             skipped += 1
-            print(f"\nskipped {path}: {error}")
+            print(f"\nskipped {error}")  # the error names the file
             bar.add(1)
             continue
         result = model.detect([image], min_score=min_score)[0]

@@ -12,6 +12,9 @@ import keras
 from mrcnn.layers.batch_norm import BatchNorm
 from mrcnn.precision import OUTPUT_DTYPE
 
+# Layers whose shapes depend on NUM_CLASSES (see mrcnn.migration.class_specific_layers).
+CLASS_SPECIFIC_LAYERS = ("mrcnn_class_logits", "mrcnn_bbox_fc", "mrcnn_bbox")
+
 
 def build_box_head(roi_features, num_classes: int, fc_size: int, train_bn: bool | None):
     """Classify RoIs and regress one box per class.

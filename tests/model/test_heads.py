@@ -51,20 +51,23 @@ def test_unet_head_shape_and_parameters():
 
 def test_unet_default_widths_are_the_proposed_ones():
     from mrcnn.config import Config
-    assert Config.UNET_SKIP_FILTERS == (256, 256)
-    assert Config.UNET_BOTTLENECK_FILTERS == (256, 512, 256)
-    assert Config.UNET_UP14_FILTERS == (256, 128)
-    assert Config.UNET_UP28_FILTERS == (256, 256)
+    assert dict(MASK_HEADS["unet"].settings) == {
+        "UNET_SKIP_FILTERS": (256, 256), "UNET_BOTTLENECK_FILTERS": (256, 512, 256),
+        "UNET_UP14_FILTERS": (256, 128), "UNET_UP28_FILTERS": (256, 256)}
+    config = type("Default", (Config,), {"NAME": "default", "NUM_CLASSES": 2,
+                                         "MASK_HEAD": "unet"})()
+    assert config.UNET_BOTTLENECK_FILTERS == (256, 512, 256)
+    assert config.MASK_HEAD_CONV_DIM == 256  # the FCN's default, 256 as in the paper
 
 
 def test_heads_output_logits():
     """No sigmoid inside the head: the loss takes logits (inference applies the sigmoid)."""
     import numpy as np
-    for head in ("fcn", "unet"):
-        _, model = build(head)
+    for head in sorted(MASK_HEADS):
+        config, model = build(head)
         out = model(np.random.default_rng(0).normal(size=(3, 14, 14, 32)).astype("float32"))
         out = np.asarray(out)
-        assert out.shape == (3, 28, 28, 4) and out.min() < 0.0
+        assert out.shape == (3, *config.MASK_SHAPE, 4) and out.min() < 0.0
 
 
 def test_box_head_shapes_and_parameters():
@@ -86,6 +89,20 @@ def test_a_third_head_is_one_registration():
         assert model.output_shape == (None, 28, 28, config.NUM_CLASSES)
     finally:
         MASK_HEADS.pop("test_tiny")
+
+
+def test_a_head_builds_with_its_own_setting():
+    @register_mask_head("test_wide", upsampling=1, settings={"TEST_WIDE_WIDTH": 6})
+    def build_wide(features, config):
+        x = keras.layers.Conv2D(config.TEST_WIDE_WIDTH, 1, name="mrcnn_mask_wide_conv")(features)
+        return keras.layers.Conv2D(config.NUM_CLASSES, 1, name="mrcnn_mask_wide")(x)
+    try:
+        config, model = build("test_wide", TEST_WIDE_WIDTH=5)
+        assert model.output_shape == (None, 14, 14, config.NUM_CLASSES)
+        assert model.count_params() == (32 * 5 + 5) + (5 * config.NUM_CLASSES + config.NUM_CLASSES)
+        assert build("test_wide")[0].TEST_WIDE_WIDTH == 6
+    finally:
+        MASK_HEADS.pop("test_wide")
 
 
 def test_registering_a_taken_name_fails():

@@ -1,15 +1,25 @@
-"""The paper's FCN mask head: 4 x (3x3 conv, BN, ReLU), 2x2 deconv, 1x1 per-class logits."""
+"""The paper's FCN mask head: 4 x (3x3 conv, BN, ReLU), 2x2 deconv, 1x1 per-class logits.
+
+Its one setting, ``MASK_HEAD_CONV_DIM`` (default 256, the paper's), is the width of the
+convs and the deconv; a config overrides it like any field.
+"""
 
 from __future__ import annotations
 
 import keras
 
-from mrcnn.heads.mask import register_mask_head
+from mrcnn.heads.mask import check_positive_int, register_mask_head
 from mrcnn.layers.batch_norm import BatchNorm
 from mrcnn.precision import OUTPUT_DTYPE
 
 
-@register_mask_head("fcn", upsampling=2)
+def validate_fcn(config, fail) -> None:
+    """The FCN's width must be a positive integer."""
+    check_positive_int(config, "MASK_HEAD_CONV_DIM", fail)
+
+
+@register_mask_head("fcn", upsampling=2, settings={"MASK_HEAD_CONV_DIM": 256},
+                    validate=validate_fcn, class_specific_layers=("mrcnn_mask",))
 def build_fcn_mask_head(roi_features, config):
     """``[N, 14, 14, D]`` -> ``[N, 28, 28, NUM_CLASSES]`` mask logits."""
     width = config.MASK_HEAD_CONV_DIM

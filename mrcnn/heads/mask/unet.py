@@ -2,14 +2,16 @@
 
 14x14 -> convs kept as the skip -> max-pool to 7x7 -> bottleneck convs -> upsample to 14
 -> concatenate the skip -> convs -> upsample to 28 -> convs -> 1x1 per-class logits.
-Widths come from ``UNET_*_FILTERS`` so a small variant exists.
+Widths come from the head's settings (defaults: the proposal's), so a small variant
+exists: ``UNET_SKIP_FILTERS`` (skip convs), ``UNET_BOTTLENECK_FILTERS``,
+``UNET_UP14_FILTERS`` and ``UNET_UP28_FILTERS`` (convs after each upsampling).
 """
 
 from __future__ import annotations
 
 import keras
 
-from mrcnn.heads.mask import register_mask_head
+from mrcnn.heads.mask import check_widths, register_mask_head
 from mrcnn.layers.batch_norm import BatchNorm
 from mrcnn.precision import OUTPUT_DTYPE
 
@@ -24,7 +26,25 @@ def _conv_stack(x, widths, stage: str, train_bn):
     return x
 
 
-@register_mask_head("unet", upsampling=2)
+# The head's settings: conv widths of each stage, in order.
+UNET_SETTINGS = {
+    "UNET_SKIP_FILTERS": (256, 256),
+    "UNET_BOTTLENECK_FILTERS": (256, 512, 256),
+    "UNET_UP14_FILTERS": (256, 128),
+    "UNET_UP28_FILTERS": (256, 256),
+}
+
+
+def validate_unet(config, fail) -> None:
+    """Even MASK_POOL_SIZE (the head max-pools by 2) and non-empty positive widths."""
+    if config.MASK_POOL_SIZE % 2:
+        fail("MASK_POOL_SIZE", "the U-Net head max-pools by 2, so it must be even")
+    for field in UNET_SETTINGS:
+        check_widths(config, field, fail)
+
+
+@register_mask_head("unet", upsampling=2, settings=UNET_SETTINGS, validate=validate_unet,
+                    class_specific_layers=("mrcnn_mask_unet_out",))
 def build_unet_mask_head(roi_features, config):
     """``[N, 14, 14, D]`` -> ``[N, 28, 28, NUM_CLASSES]`` mask logits."""
     bn = config.TRAIN_BN
