@@ -1,9 +1,12 @@
-"""Plain-numpy reference implementations ("numpy twins") shared by the tests.
+"""Plain-numpy reference implementations ("numpy twins") shared by the tests, and the
+former dense ``paste_masks`` (TensorFlow) that the box-only one must reproduce bit for bit
+(also timed against it by ``bench/paste.py``).
 
 Boxes are ``(y1, x1, y2, x2)``.
 """
 
 import numpy as np
+import tensorflow as tf
 
 
 def np_iou(a, b) -> float:
@@ -68,3 +71,42 @@ def bilinear(image: np.ndarray, y: float, x: float) -> float:
     top = image[y0, x0] * (1 - dx) + image[y0, x1] * dx
     bottom = image[y1, x0] * (1 - dx) + image[y1, x1] * dx
     return top * (1 - dy) + bottom * dy
+
+
+def dense_paste_samples(masks, boxes, image_shape):
+    """The former, dense :func:`paste_masks`: samples and in-box flags of every pixel.
+
+    ``crop_and_resize`` of the symmetric-padded masks over the whole ``[H, W]`` image
+    (``[N, H, W]`` floats) and the pixel-centre-in-box test (``[N, H, W]`` bool): the
+    reference the box-only implementation must reproduce bit for bit.
+    """
+    masks = tf.convert_to_tensor(masks, tf.float32)
+    boxes = tf.convert_to_tensor(boxes, tf.float32)
+    mh = tf.cast(tf.shape(masks)[1], tf.float32)
+    mw = tf.cast(tf.shape(masks)[2], tf.float32)
+    height, width = image_shape[0], image_shape[1]
+    span_h = tf.maximum(tf.cast(height, tf.float32) - 1.0, 0.0)
+    span_w = tf.maximum(tf.cast(width, tf.float32) - 1.0, 0.0)
+    y1, x1, y2, x2 = tf.unstack(boxes, axis=-1)
+    bh = tf.maximum(y2 - y1, 1e-3)
+    bw = tf.maximum(x2 - x1, 1e-3)
+    padded = tf.pad(masks, [[0, 0], [1, 1], [1, 1]], mode="SYMMETRIC")
+    a_y = ((0.5 - y1) * mh / bh + 0.5) / (mh + 1.0)
+    a_x = ((0.5 - x1) * mw / bw + 0.5) / (mw + 1.0)
+    b_y = a_y + (mh / bh) * span_h / (mh + 1.0)
+    b_x = a_x + (mw / bw) * span_w / (mw + 1.0)
+    grid = tf.stack([a_y, a_x, b_y, b_x], axis=-1)
+    n = tf.shape(masks)[0]
+    samples = tf.image.crop_and_resize(tf.expand_dims(padded, -1), grid, tf.range(n),
+                                       tf.stack([height, width]))[..., 0]
+    centres_y = tf.cast(tf.range(height), tf.float32) + 0.5
+    centres_x = tf.cast(tf.range(width), tf.float32) + 0.5
+    inside_y = (centres_y[None] >= y1[:, None]) & (centres_y[None] < y2[:, None])
+    inside_x = (centres_x[None] >= x1[:, None]) & (centres_x[None] < x2[:, None])
+    return samples, inside_y[:, :, None] & inside_x[:, None, :]
+
+
+def dense_paste_masks(masks, boxes, image_shape, threshold=0.5):
+    """The former :func:`paste_masks` (whole-image resampling): ``[N, H, W]`` bool."""
+    samples, inside = dense_paste_samples(masks, boxes, image_shape)
+    return inside & (samples >= threshold)

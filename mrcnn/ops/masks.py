@@ -57,26 +57,44 @@ def crop_mask_targets(gt_masks: tf.Tensor, gt_boxes: tf.Tensor, rois: tf.Tensor,
 
 def paste_masks(masks: tf.Tensor, boxes: tf.Tensor, image_shape,
                 threshold: float = 0.5) -> tf.Tensor:
-    """Paste RoI masks into full images in one vectorised resampling.
+    """Paste RoI masks into full images, resampling each mask over its box's pixels only.
 
     Mask pixel ``(i, j)`` of a box ``(y1, x1, y2, x2)`` (pixels, exclusive end) is the
     centre of cell ``i`` of ``mask_h`` equal rows of the box (:mod:`mrcnn.ops.geometry`;
     the exact inverse of aligned :func:`crop_mask_targets`). Every image pixel centre
-    is mapped into that grid and sampled bilinearly, then thresholded; pixels whose
-    centre lies outside the box are False.
+    inside the box is mapped into that grid and sampled bilinearly from the mask (its
+    border cells replicated), then thresholded; pixels whose centre lies outside the box
+    are False.
+
+    The samples are bit for bit those of ``tf.image.crop_and_resize`` of the padded masks
+    over the whole image (same sampling points, and the arithmetic of its CPU kernel:
+    along x, then along y), but only the rows of each box are computed, in tiles of 16-64
+    columns covering the box's columns, which are scattered into the all-False output:
+    temporaries are ``O(sum of h * (w + 64))`` over the boxes instead of
+    ``O(N * height * width)``. Eager calls run one traced graph (no per-op overhead).
 
     Args:
       masks: ``[N, mask_h, mask_w]`` probabilities.
       boxes: ``[N, 4]`` float pixel boxes in the target image.
-      image_shape: ``(height, width)`` of the target image (ints or an int tensor).
+      image_shape: ``(height, width)`` of the target image (ints or int tensors).
+      threshold: a pixel is on where its sample is ``>= threshold``.
     Returns:
       ``[N, height, width]`` bool.
     """
-    masks = tf.convert_to_tensor(masks, tf.float32)
-    boxes = tf.convert_to_tensor(boxes, tf.float32)
+    return _paste_masks(tf.convert_to_tensor(masks, tf.float32),
+                        tf.convert_to_tensor(boxes, tf.float32),
+                        tf.cast(image_shape[0], tf.int32), tf.cast(image_shape[1], tf.int32),
+                        tf.cast(threshold, tf.float32))
+
+
+@tf.function(autograph=False, input_signature=[
+    tf.TensorSpec([None, None, None], tf.float32), tf.TensorSpec([None, 4], tf.float32),
+    tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.float32)])
+def _paste_masks(masks, boxes, height, width, threshold):
+    """:func:`paste_masks` on tensors: ``[N, h, w]``, ``[N, 4]``, scalars -> ``[N, H, W]``."""
+    n = tf.shape(masks)[0]
     mh = tf.cast(tf.shape(masks)[1], tf.float32)
     mw = tf.cast(tf.shape(masks)[2], tf.float32)
-    height, width = image_shape[0], image_shape[1]
     # Sampling span of the output grid; 0 for a 1-pixel side, where crop_and_resize
     # samples the midpoint of [a, b], so b must equal a there.
     span_h = tf.maximum(tf.cast(height, tf.float32) - 1.0, 0.0)
@@ -86,21 +104,113 @@ def paste_masks(masks: tf.Tensor, boxes: tf.Tensor, image_shape,
     bw = tf.maximum(x2 - x1, 1e-3)
     # Replicate the border cells so pixels between the box edge and the first cell
     # centre take the edge value (as resizing the mask to the box would), not 0.
-    padded = tf.pad(masks, [[0, 0], [1, 1], [1, 1]], mode="SYMMETRIC")
-    # Continuous padded-mask coordinate of pixel centre p: (p + 0.5 - y1) * mh / bh + 0.5;
-    # crop_and_resize samples a * (size - 1) + i * (b - a) * (size - 1) / (H - 1) at row i.
+    padded = tf.pad(masks, [[0, 0], [1, 1], [1, 1]], mode="SYMMETRIC")  # [N, L, M]
+    rows_len, cols_len = tf.shape(padded)[1], tf.shape(padded)[2]
+    # Continuous padded-mask coordinate of pixel centre p: (p + 0.5 - y1) * mh / bh + 0.5,
+    # as the normalized crop (a, b) that crop_and_resize would sample over the image.
     a_y = ((0.5 - y1) * mh / bh + 0.5) / (mh + 1.0)
     a_x = ((0.5 - x1) * mw / bw + 0.5) / (mw + 1.0)
     b_y = a_y + (mh / bh) * span_h / (mh + 1.0)
     b_x = a_x + (mw / bw) * span_w / (mw + 1.0)
-    grid = tf.stack([a_y, a_x, b_y, b_x], axis=-1)
-    n = tf.shape(masks)[0]
-    pasted = tf.image.crop_and_resize(tf.expand_dims(padded, -1), grid, tf.range(n),
-                                      tf.stack([height, width]))[..., 0]
-    # Keep only pixels whose centre lies inside the box.
-    centres_y = tf.cast(tf.range(height), tf.float32) + 0.5
-    centres_x = tf.cast(tf.range(width), tf.float32) + 0.5
-    inside_y = (centres_y[None] >= y1[:, None]) & (centres_y[None] < y2[:, None])  # [N, H]
-    inside_x = (centres_x[None] >= x1[:, None]) & (centres_x[None] < x2[:, None])  # [N, W]
-    inside = inside_y[:, :, None] & inside_x[:, None, :]
-    return inside & (pasted >= threshold)
+    top_row, bottom_row, y_lerp = _lerp_taps(a_y, b_y, height, rows_len)  # [N, H]
+    left_col, right_col, x_lerp = _lerp_taps(a_x, b_x, width, cols_len)  # [N, W]
+
+    # The pixels whose centre lies inside box k: rows [r0, r0 + h), columns [c0, c0 + w).
+    r0, h = _inside_range(y1, y2, height)
+    c0, w = _inside_range(x1, x2, width)
+    h = tf.where(w > 0, h, 0)
+    w = tf.where(h > 0, w, 0)
+    # Output tiles of T columns; T divides the width where 64, 32 or 16 does, else the
+    # output is 64-padded and sliced.
+    tile = tf.where(width % 64 == 0, 64, tf.where(width % 32 == 0, 32,
+                                                  tf.where(width % 16 == 0, 16, 64)))
+    tiles = (width + tile - 1) // tile  # per image row
+    t0 = c0 // tile
+    box_tiles = tf.where(w > 0, (c0 + w - 1) // tile + 1 - t0, 0)  # [N], cover [c0, c0+w)
+
+    # Along x, on the K = sum(box_tiles) column tiles: every padded-mask row sampled at
+    # the tile's columns (crop_and_resize's top/bottom); columns outside the box are NaN,
+    # never >= threshold.
+    tile_box, first_col = _ragged_blocks(box_tiles, t0 * tile, tile)  # [K]
+    cols = first_col[:, None] + tf.range(tile)[None]  # [K, T]
+    in_box = (cols >= tf.gather(c0, tile_box)[:, None]) & (
+        cols < tf.gather(c0 + w, tile_box)[:, None])
+    taps = tile_box[:, None] * width + tf.minimum(cols, width - 1)
+    low = tf.gather(tf.reshape(left_col, [-1]), taps)
+    high = tf.gather(tf.reshape(right_col, [-1]), taps)
+    first = tile_box[:, None] * cols_len
+    mask_cols = tf.reshape(tf.transpose(padded, [0, 2, 1]), [-1, rows_len])  # [N*M, L]
+    left = tf.gather(mask_cols, first + tf.minimum(low, cols_len - 1))  # [K, T, L]
+    right = tf.gather(mask_cols, first + tf.minimum(high, cols_len - 1))
+    across = left + (right - left) * tf.gather(tf.reshape(x_lerp, [-1]), taps)[..., None]
+    across = tf.where((low < cols_len)[..., None], across, 0.0)  # the extrapolation value
+    # Mask row L: the extrapolation value 0, read by image rows sampled outside the mask.
+    across = tf.concat([across, tf.zeros_like(across[..., :1])], axis=-1)  # [K, T, L+1]
+    across = tf.where(in_box[..., None], across, float("nan"))
+    across = tf.reshape(tf.transpose(across, [0, 2, 1]), tf.stack([-1, tile]))  # [K*(L+1), T]
+
+    # Along y, on the Q pairs (in-box image row of a box, one of the box's tiles).
+    row_box, row = _ragged_blocks(h, r0, 1)  # [R]
+    taps = row_box * height + row
+    row_tiles = tf.gather(box_tiles, row_box)
+    first = tf.gather(tf.cumsum(box_tiles, exclusive=True), row_box) * (rows_len + 1)
+    top = first + tf.gather(tf.reshape(top_row, [-1]), taps)
+    bottom = first + tf.gather(tf.reshape(bottom_row, [-1]), taps)
+    lerp = tf.gather(tf.reshape(y_lerp, [-1]), taps)
+    target = (tf.cast(taps, tf.int64) * tf.cast(tiles, tf.int64)
+              + tf.cast(tf.gather(t0, row_box), tf.int64))  # output tile of the row's first
+    pair_row, step = _ragged_blocks(row_tiles, tf.zeros_like(row), rows_len + 1)  # [Q]
+    upper = tf.gather(across, tf.gather(top, pair_row) + step)  # [Q, T]
+    lower = tf.gather(across, tf.gather(bottom, pair_row) + step)
+    on = upper + (lower - upper) * tf.gather(lerp, pair_row)[:, None] >= threshold
+    where = tf.gather(target, pair_row) + tf.cast(step // (rows_len + 1), tf.int64)
+    size = tf.cast(n, tf.int64) * tf.cast(height, tf.int64) * tf.cast(tiles, tf.int64)
+    pasted = tf.scatter_nd(where[:, None], on, tf.stack([size, tf.cast(tile, tf.int64)]))
+    pasted = tf.reshape(pasted, tf.stack([n, height, tiles * tile]))
+    return pasted[:, :, :width]  # no copy where the tiles fill the width exactly
+
+
+def _lerp_taps(a: tf.Tensor, b: tf.Tensor, size: tf.Tensor, length: tf.Tensor):
+    """Bilinear taps of ``crop_and_resize``'s ``size`` samples of the crop ``(a, b)``.
+
+    Args:
+      a, b: ``[N]`` normalized crop ends along one axis of a map of ``length``.
+      size: number of samples (the output's side).
+    Returns:
+      ``[N, size]`` low and high index (int32) and weight of the high one (float32),
+      computed as the CPU kernel does; samples outside the map get index ``length``
+      (where the callers put the kernel's extrapolation value 0) and weight 0.
+    """
+    last = tf.cast(length - 1, tf.float32)
+    steps = tf.cast(tf.maximum(size - 1, 1), tf.float32)
+    scale = tf.where(size > 1, (b - a) * last / steps, 0.0)
+    pos = a[:, None] * last + tf.cast(tf.range(size), tf.float32)[None] * scale[:, None]
+    valid = (pos >= 0.0) & (pos <= last)
+    low = tf.floor(pos)
+    lerp = tf.where(valid, pos - low, 0.0)
+    low = tf.where(valid, tf.cast(tf.clip_by_value(low, 0.0, last), tf.int32), length)
+    high = tf.where(valid, tf.cast(tf.clip_by_value(tf.math.ceil(pos), 0.0, last), tf.int32),
+                    length)
+    return low, high, lerp
+
+
+def _inside_range(start: tf.Tensor, end: tf.Tensor, size: tf.Tensor):
+    """First pixel and count of the pixels whose centre is in ``[start, end)``; ``[N]`` int32."""
+    centres = tf.cast(tf.range(size), tf.float32) + 0.5
+    inside = (centres[None] >= start[:, None]) & (centres[None] < end[:, None])  # [N, size]
+    first = tf.reduce_min(tf.where(inside, tf.range(size)[None], size), axis=1)
+    return first, tf.reduce_sum(tf.cast(inside, tf.int32), axis=1)
+
+
+def _ragged_blocks(lengths: tf.Tensor, starts: tf.Tensor, stride):
+    """Enumerate blocks ``k`` of ``lengths[k]`` values ``starts[k] + stride * i``.
+
+    Args:
+      lengths: ``[K]`` int32 >= 0; starts: ``[K]`` int32; stride: int32 scalar.
+    Returns:
+      ``[sum(lengths)]`` int32 block index and value of every element, block by block.
+    """
+    ends = tf.cumsum(lengths)
+    index = tf.range(tf.reduce_sum(lengths))
+    block = tf.searchsorted(ends, index, side="right", out_type=tf.int32)
+    return block, (index - tf.gather(ends - lengths, block)) * stride + tf.gather(starts, block)

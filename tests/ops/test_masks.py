@@ -1,10 +1,11 @@
 """Mask ops: pasting head masks into images and cropping mask targets, vs numpy twins."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from mrcnn.ops.masks import crop_mask_targets, paste_masks
-from tests.twins import bilinear, np_crop_and_resize
+from tests.twins import bilinear, dense_paste_masks, dense_paste_samples, np_crop_and_resize
 
 
 # ----------------------------------------------------------------------------- numpy twins
@@ -92,6 +93,94 @@ def test_paste_into_single_row_image():
     got = paste_masks(tf.constant(mask[None]), box, (1, 4)).numpy()[0]
     np.testing.assert_array_equal(got, np_paste_mask(mask, [0, 0, 4, 4], (1, 4)))
     assert got.all()
+
+
+# ----------------------------------------------------------------------------- box-only paste
+def random_case(rng, n, shape, mask_shape, binary=False):
+    """``n`` masks and boxes of all kinds on an image of ``shape``: fractional, on the
+    border or past it, 1 pixel and sub-pixel, half-pixel edges, outside the image."""
+    masks = rng.uniform(size=(n, *mask_shape)).astype(np.float32)
+    if binary:  # thresholded targets: samples of exactly 0.5 between 0 and 1 cells
+        masks = (masks > 0.5).astype(np.float32)
+    height, width = shape
+    cy = rng.uniform(-0.1 * height, 1.1 * height, n)
+    cx = rng.uniform(-0.1 * width, 1.1 * width, n)
+    bh = np.exp(rng.uniform(np.log(0.3), np.log(1.2 * height), n))
+    bw = np.exp(rng.uniform(np.log(0.3), np.log(1.2 * width), n))
+    boxes = np.stack([cy - bh / 2, cx - bw / 2, cy + bh / 2, cx + bw / 2], -1)
+    kind = rng.integers(0, 5, n)
+    boxes[kind == 1] = np.round(boxes[kind == 1] * 2) / 2  # edges on pixel centres/edges
+    one = kind == 2  # exactly one pixel
+    corner = np.floor(boxes[one, :2])
+    boxes[one] = np.concatenate([corner, corner + 1], -1)
+    edge = kind == 3  # on (or across) the image border
+    boxes[edge, 0] = np.minimum(boxes[edge, 0], rng.uniform(-3, 0.5, edge.sum()))
+    boxes[edge, 3] = np.maximum(boxes[edge, 3], width - rng.uniform(-3, 0.5, edge.sum()))
+    return masks, boxes.astype(np.float32)
+
+
+CASES = [  # (image shape, mask shape, detections, binary masks)
+    ((48, 64), (28, 28), 12, False),
+    ((48, 64), (28, 28), 12, True),
+    ((37, 50), (14, 14), 10, False),   # width not a multiple of a tile (padded, sliced)
+    ((31, 80), (7, 9), 10, True),      # 16-wide tiles
+    ((96, 32), (56, 56), 8, False),    # 32-wide tiles, tall image
+    ((1, 40), (28, 28), 5, False),     # single row
+    ((30, 1), (28, 28), 5, True),      # single column
+    ((20, 24), (1, 1), 6, False),      # 1x1 masks
+    ((20, 24), (28, 28), 0, False),    # no detections
+    ((160, 200), (28, 28), 40, True),  # realistic count
+]
+
+
+@pytest.mark.parametrize("shape, mask_shape, n, binary", CASES)
+def test_paste_equals_dense_reference(shape, mask_shape, n, binary):
+    rng = np.random.default_rng(CASES.index((shape, mask_shape, n, binary)))
+    masks, boxes = random_case(rng, n, shape, mask_shape, binary)
+    for threshold in (0.5, 0.25, 0.0, -1.0, 1.0):
+        got = paste_masks(masks, boxes, shape, threshold).numpy()
+        want = dense_paste_masks(masks, boxes, shape, threshold).numpy()
+        assert got.shape == (n, *shape) and got.dtype == bool
+        np.testing.assert_array_equal(got, want, err_msg=f"threshold {threshold}")
+
+
+@pytest.mark.parametrize("shape, mask_shape, n, binary", [c for c in CASES if c[2] > 0])
+def test_paste_samples_are_bit_identical(shape, mask_shape, n, binary):
+    """Thresholds equal to the dense samples, and one float32 step above them, split the
+    pixels identically: any 1-ulp difference of a sample would flip its pixel."""
+    rng = np.random.default_rng(100 + CASES.index((shape, mask_shape, n, binary)))
+    masks, boxes = random_case(rng, n, shape, mask_shape, binary)
+    samples, inside = dense_paste_samples(masks, boxes, shape)
+    values = np.unique(samples.numpy()[inside.numpy()])
+    for value in rng.choice(values, min(12, values.size), replace=False):
+        for threshold in (value, np.nextafter(value, np.float32(np.inf))):
+            # Compared in TensorFlow, which flushes subnormal floats to zero, like both.
+            np.testing.assert_array_equal(
+                paste_masks(masks, boxes, shape, threshold).numpy(),
+                (inside & (samples >= threshold)).numpy(), err_msg=f"threshold {threshold!r}")
+
+
+def test_paste_in_graph_with_dynamic_shapes():
+    """As in the exported serving function: unknown N, mask size and image size."""
+    paste = tf.function(lambda m, b, h, w: paste_masks(m, b, (h, w)), input_signature=[
+        tf.TensorSpec([None, None, None], tf.float32), tf.TensorSpec([None, 4], tf.float32),
+        tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int32)])
+    rng = np.random.default_rng(5)
+    for shape, mask_shape, n in (((40, 56), (28, 28), 7), ((23, 31), (14, 14), 0),
+                                 ((64, 64), (7, 7), 3)):
+        masks, boxes = random_case(rng, n, shape, mask_shape)
+        got = paste(masks, boxes, *shape).numpy()
+        np.testing.assert_array_equal(got, dense_paste_masks(masks, boxes, shape).numpy())
+
+
+def test_paste_numpy_inputs_and_tensor_shape():
+    """Eager numpy (unmold_detections) and an int64 shape tensor give the same masks."""
+    rng = np.random.default_rng(6)
+    masks, boxes = random_case(rng, 6, (33, 45), (28, 28))
+    want = dense_paste_masks(masks, boxes, (33, 45)).numpy()
+    np.testing.assert_array_equal(paste_masks(masks, boxes, (33, 45)).numpy(), want)
+    shape = tf.constant([33, 45], tf.int64)
+    np.testing.assert_array_equal(paste_masks(masks, boxes, shape).numpy(), want)
 
 
 # ----------------------------------------------------------------------------- crop_mask_targets
