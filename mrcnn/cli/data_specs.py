@@ -27,10 +27,10 @@ import glob
 import os
 from dataclasses import dataclass
 
-from mrcnn.config import LightConfig
 from mrcnn.data import (CocoDataset, Dataset, LabelImageDataset, ShapesConfig, ShapesDataset,
-                        ViaDataset, augment)
+                        ViaDataset)
 from mrcnn.data.subset import holdout_split
+from mrcnn.presets import RealDataConfig
 
 KINDS = ("coco", "via", "labels", "shapes")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
@@ -182,29 +182,13 @@ def evaluation_set(spec_text: str, holdout: int | None = None) -> Dataset:
     return own_split if own_split is not None else dataset
 
 
-class UserDataConfig(LightConfig):
-    """From scratch on a CPU, for a user's data: the light preset on 256 px squares,
-    anchors 16-256 px, 4 images a step, horizontal flips and mild scale/photometric jitter
-    (the setting of the Penn-Fudan, balloon and COCO samples)."""
-
-    NAME = "mine"
-    IMAGES_PER_GPU = 4
-    IMAGE_MIN_DIM = 256
-    IMAGE_MAX_DIM = 256
-    RPN_ANCHOR_SCALES = (16, 32, 64, 128, 256)
-    POST_NMS_ROIS_TRAINING = 300
-    RPN_TRAIN_ANCHORS_PER_IMAGE = 128
-    DETECTION_MIN_CONFIDENCE = 0.3
-    VALIDATION_STEPS = 5
-    AUGMENTATION = augment.default_augmentation()
-
-
 def config_class_for(spec_text: str, num_classes: int, image_size: int | None = None,
                      **fields) -> type:
     """The Config subclass that trains on ``spec_text``'s data: the shapes preset for
-    shapes, :class:`UserDataConfig` otherwise; ``fields`` override class attributes."""
+    shapes, :class:`mrcnn.presets.RealDataConfig` otherwise; ``fields`` override class
+    attributes."""
     spec = parse_spec(spec_text)
-    base = ShapesConfig if spec.kind == "shapes" else UserDataConfig
+    base = ShapesConfig if spec.kind == "shapes" else RealDataConfig
     attributes = {"NAME": spec.name, "NUM_CLASSES": num_classes, **fields}
     if image_size:
         attributes.update(IMAGE_MIN_DIM=image_size, IMAGE_MAX_DIM=image_size)

@@ -24,8 +24,8 @@ if _SAMPLES not in sys.path:
 
 from samples_common import dataset_dir  # noqa: E402
 
-from mrcnn.config import LightConfig  # noqa: E402
-from mrcnn.data import CachedDataset, ViaDataset, augment  # noqa: E402
+from mrcnn.presets import RealDataConfig  # noqa: E402
+from mrcnn.data import CachedDataset, ViaDataset  # noqa: E402
 
 CACHE_MAX_DIM = 1024
 
@@ -52,25 +52,16 @@ def load_balloon(subset: str, root: Path | None = None, limit: int | None = None
     return CachedDataset(dataset, max_dim=cache_max_dim) if cache_max_dim else dataset
 
 
-class BalloonConfig(LightConfig):
-    """From scratch on 2 CPU cores: the light preset on 256 px squares, square-ish anchors
-    (balloons: width/height ~1, 12-100 px at 256 px), up to 40 balloons an image,
-    horizontal flips and mild scale/photometric jitter."""
+class BalloonConfig(RealDataConfig):
+    """From scratch on 2 CPU cores: the real-photo preset (256 px squares, anchors
+    16-256 px: balloons are ~square, 12-100 px at 256 px, flips and mild jitter) with up
+    to 40 balloons an image."""
 
     NAME = "balloon"
     NUM_CLASSES = 1 + 1
-    IMAGES_PER_GPU = 4
-    IMAGE_MIN_DIM = 256
-    IMAGE_MAX_DIM = 256
-    RPN_ANCHOR_SCALES = (16, 32, 64, 128, 256)
-    POST_NMS_ROIS_TRAINING = 300
-    RPN_TRAIN_ANCHORS_PER_IMAGE = 128
     MAX_GT_INSTANCES = 40
     DETECTION_MAX_INSTANCES = 50
-    DETECTION_MIN_CONFIDENCE = 0.3
     VALIDATION_STEPS = 3
-    # Applied in the input pipeline by the comparison runner (mrcnn.compare).
-    AUGMENTATION = augment.default_augmentation()
 
 
 def balloon_experiment(settings, seed: int):

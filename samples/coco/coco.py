@@ -27,8 +27,9 @@ if _SAMPLES not in sys.path:
 
 from samples_common import data_root  # noqa: E402
 
-from mrcnn.config import Config, LightConfig  # noqa: E402
-from mrcnn.data import CocoDataset, augment  # noqa: E402
+from mrcnn.config import Config  # noqa: E402
+from mrcnn.data import CocoDataset  # noqa: E402
+from mrcnn.presets import RealDataConfig  # noqa: E402
 
 
 def real_coco_files() -> list[Path]:
@@ -101,24 +102,15 @@ class CocoConfig(Config):
     NUM_CLASSES = 1 + 80
 
 
-class CocoLightConfig(LightConfig):
-    """From scratch on a CPU: the light preset on 256 px squares, anchors 16-256 px,
-    up to 100 objects an image (COCO's most crowded images hold about 90), horizontal
-    flips and mild scale/photometric jitter."""
+class CocoLightConfig(RealDataConfig):
+    """From scratch on a CPU: the real-photo preset (256 px squares, anchors 16-256 px,
+    flips and mild scale/photometric jitter) with 80 classes and up to 100 objects an
+    image (COCO's most crowded images hold about 90)."""
 
     NAME = "coco_light"
-    IMAGES_PER_GPU = 4
     NUM_CLASSES = 1 + 80
-    IMAGE_MIN_DIM = 256
-    IMAGE_MAX_DIM = 256
-    RPN_ANCHOR_SCALES = (16, 32, 64, 128, 256)
-    POST_NMS_ROIS_TRAINING = 300
-    RPN_TRAIN_ANCHORS_PER_IMAGE = 128
     MAX_GT_INSTANCES = 100
     DETECTION_MAX_INSTANCES = 100
-    DETECTION_MIN_CONFIDENCE = 0.3
-    VALIDATION_STEPS = 5
-    AUGMENTATION = augment.default_augmentation()
 
 
 PRESETS = {"light": CocoLightConfig, "classic": CocoConfig}

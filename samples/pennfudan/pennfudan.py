@@ -25,8 +25,8 @@ if _SAMPLES not in sys.path:
 
 from samples_common import dataset_dir  # noqa: E402
 
-from mrcnn.config import LightConfig  # noqa: E402
-from mrcnn.data import CachedDataset, LabelImageDataset, augment  # noqa: E402
+from mrcnn.presets import RealDataConfig  # noqa: E402
+from mrcnn.data import CachedDataset, LabelImageDataset  # noqa: E402
 
 HELD_OUT = 50
 
@@ -60,26 +60,16 @@ def load_pennfudan(subset: str, root: Path | None = None, limit: int | None = No
     return CachedDataset(dataset) if cache else dataset
 
 
-class PennFudanConfig(LightConfig):
-    """From scratch on 2 CPU cores: the light preset on 256 px squares, tall anchors
-    (pedestrian boxes are ~0.37 as wide as high; at 256 px their size is 33-135 px),
-    horizontal flips and mild scale/photometric jitter."""
+class PennFudanConfig(RealDataConfig):
+    """From scratch on 2 CPU cores: the real-photo preset (256 px squares, anchors
+    16-256 px, flips and mild jitter) with tall anchors (pedestrian boxes are ~0.37 as wide
+    as high; at 256 px their size is 33-135 px)."""
 
     NAME = "pennfudan"
     NUM_CLASSES = 1 + 1
-    IMAGES_PER_GPU = 4
-    IMAGE_MIN_DIM = 256
-    IMAGE_MAX_DIM = 256
-    RPN_ANCHOR_SCALES = (16, 32, 64, 128, 256)
     RPN_ANCHOR_RATIOS = [0.25, 0.5, 1]
-    POST_NMS_ROIS_TRAINING = 300
-    RPN_TRAIN_ANCHORS_PER_IMAGE = 128
     MAX_GT_INSTANCES = 10
     DETECTION_MAX_INSTANCES = 20
-    DETECTION_MIN_CONFIDENCE = 0.3
-    VALIDATION_STEPS = 5
-    # Applied in the input pipeline by the comparison runner (mrcnn.compare).
-    AUGMENTATION = augment.default_augmentation()
 
 
 def pennfudan_experiment(settings, seed: int):

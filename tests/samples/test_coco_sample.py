@@ -14,10 +14,10 @@ from PIL import Image
 
 from mrcnn.compare import CompareSettings
 from mrcnn.data import CocoDataset, ShapesDataset, export_coco
-from tests.samples.test_samples import SAMPLES, _module
+from tests.samples import SAMPLES, sample_module
 
-coco = _module("coco", SAMPLES / "coco" / "coco.py")
-coco_train = _module("coco_train", SAMPLES / "coco" / "train.py")
+coco = sample_module("coco", SAMPLES / "coco" / "coco.py")
+coco_train = sample_module("coco_train", SAMPLES / "coco" / "train.py")
 
 REAL_FILE_IMAGES = 500  # images of each real file checked (instances_val2017 has 5000)
 

