@@ -215,26 +215,27 @@ def run_model(backbone: str, size: int, head: str, args, peak_gflops: float,
 
 
 def head_comparison(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """U-Net over FCN ratios of ms/image and FLOPs where both heads ran."""
+    """Each other head over the FCN: ratios of ms/image and FLOPs where both ran. A row
+    names its ``head``; its keys carry the head's name (``unet_over_fcn_time``, ...)."""
     rows = []
     by_key = {(r["backbone"], r["image_size"], r["dtype_policy"], r["head"]): r
               for r in results}
-    for (backbone, size, policy, head), fcn in by_key.items():
-        unet = by_key.get((backbone, size, policy, "unet"))
-        if head != "fcn" or unet is None:
+    for (backbone, size, policy, head), other in by_key.items():
+        fcn = by_key.get((backbone, size, policy, "fcn"))
+        if head == "fcn" or fcn is None:
             continue
+        common = {"backbone": backbone, "image_size": size, "dtype_policy": policy,
+                  "head": head}
+        flops = {f"{head}_over_fcn_flops": rounded(other["flops"]["per_image"]
+                                                   / fcn["flops"]["per_image"], 3)}
         if "batches" not in fcn:
-            rows.append({"backbone": backbone, "image_size": size, "dtype_policy": policy,
-                         "unet_over_fcn_flops": rounded(unet["flops"]["per_image"]
-                                                        / fcn["flops"]["per_image"], 3)})
-        for fb, ub in zip(fcn.get("batches", []), unet.get("batches", [])):
-            rows.append({"backbone": backbone, "image_size": size, "dtype_policy": policy,
-                         "batch": fb["batch"], "fcn_ms_per_image": fb["ms_per_image"],
-                         "unet_ms_per_image": ub["ms_per_image"],
-                         "unet_over_fcn_time": rounded(ub["ms_per_image"] / fb["ms_per_image"],
-                                                       3),
-                         "unet_over_fcn_flops": rounded(unet["flops"]["per_image"]
-                                                        / fcn["flops"]["per_image"], 3)})
+            rows.append({**common, **flops})
+        for fb, ob in zip(fcn.get("batches", []), other.get("batches", [])):
+            rows.append({**common, "batch": fb["batch"], "fcn_ms_per_image": fb["ms_per_image"],
+                         f"{head}_ms_per_image": ob["ms_per_image"],
+                         f"{head}_over_fcn_time": rounded(ob["ms_per_image"]
+                                                          / fb["ms_per_image"], 3),
+                         **flops})
     return rows
 
 

@@ -28,8 +28,9 @@ from common import (current_rss_mib, emit, log, machine_info, matmul_peak, media
 import keras
 import tensorflow as tf
 
-from mrcnn.config import Config
+from mrcnn.config import Config, LightConfig
 from mrcnn.data.shapes import ShapesConfig, ShapesDataset
+from mrcnn.heads.mask import mask_head_settings
 from mrcnn.model import MaskRCNN
 from mrcnn.training import build_dataset
 
@@ -58,7 +59,7 @@ def make_config(name: str, head: str, args, policy: str = "float32") -> Config:
     """``shapes``: the shapes preset (128 px, resnet_light, batch 8); ``resnet50_512``:
     ResNet-50-FPN with the library defaults at 512x512, batch ``--r50-batch``.
     ``--quick`` keeps each base (so both code paths run) but shrinks it to 64 px,
-    resnet_light, narrow layers, batch 2."""
+    resnet_light, narrow layers (any head: at least LightConfig's widths), batch 2."""
     fields: dict[str, Any] = {"NAME": f"bench_{name}_{head}", "MASK_HEAD": head,
                               "DTYPE_POLICY": policy,
                               "STEPS_PER_EPOCH": args.warmup + args.steps}
@@ -69,6 +70,9 @@ def make_config(name: str, head: str, args, policy: str = "float32") -> Config:
         fields.update(BACKBONE="resnet50", IMAGE_MIN_DIM=512, IMAGE_MAX_DIM=512,
                       NUM_CLASSES=ShapesConfig.NUM_CLASSES, IMAGES_PER_GPU=args.r50_batch)
     if args.quick:
+        # Every head at least as narrow as the light preset makes it; FCN and U-Net narrower.
+        fields.update({name: getattr(LightConfig, name) for name in mask_head_settings()
+                       if name in vars(LightConfig)})
         fields.update(BACKBONE="resnet_light", IMAGES_PER_GPU=2, IMAGE_MIN_DIM=64,
                       IMAGE_MAX_DIM=64, TOP_DOWN_PYRAMID_SIZE=32, RPN_CONV_DIM=32,
                       PRE_NMS_LIMIT=256, POST_NMS_ROIS_TRAINING=64, POST_NMS_ROIS_INFERENCE=32,

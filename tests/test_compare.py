@@ -11,21 +11,24 @@ import pytest
 from mrcnn.compare import EXPERIMENTS, CompareSettings, markdown_table, parse_args, run
 from mrcnn.data import ShapesDataset
 from mrcnn.experiment import train_head
+from mrcnn.heads.mask import MASK_HEADS
 from mrcnn.model import MaskRCNN
 from tests.conftest import TinyConfig, tiny_config
 
 
 def test_same_seed_gives_every_head_the_same_initial_network(tmp_path):
     weights = {}
-    for head in ("fcn", "unet"):
+    for head in sorted(MASK_HEADS):
         keras.utils.set_random_seed(7)
         model = MaskRCNN("training", tiny_config(MASK_HEAD=head), str(tmp_path)).keras_model
         weights[head] = {layer.name: layer.get_weights() for layer in model.layers
                          if layer.weights and not layer.name.startswith("mrcnn_mask")}
-    assert weights["fcn"].keys() == weights["unet"].keys()
-    for name in ("conv1", "res5b_branch2c", "fpn_p2", "rpn_conv_shared", "mrcnn_class_logits"):
-        for a, b in zip(weights["fcn"][name], weights["unet"][name]):
-            np.testing.assert_array_equal(a, b, err_msg=name)
+    for head in sorted(MASK_HEADS):
+        assert weights[head].keys() == weights["fcn"].keys(), head
+        for name in ("conv1", "res5b_branch2c", "fpn_p2", "rpn_conv_shared",
+                     "mrcnn_class_logits"):
+            for a, b in zip(weights["fcn"][name], weights[head][name]):
+                np.testing.assert_array_equal(a, b, err_msg=f"{head}: {name}")
 
 
 def tiny_experiment(settings, seed):

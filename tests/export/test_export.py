@@ -1,4 +1,5 @@
-"""SavedModel export: raw uint8 images in, detect()'s detections out, after a reload."""
+"""SavedModel export: raw uint8 images in, detect()'s detections out, after a reload (for
+every registered mask head)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 import tensorflow as tf
 
 from mrcnn.export import _mold, export_saved_model, resize_like_cv2
+from mrcnn.heads.mask import MASK_HEADS
 from mrcnn.model import MaskRCNN
 from tests.conftest import tiny_config
 
@@ -41,10 +43,12 @@ def test_molding_in_tensorflow_equals_the_numpy_path(mode):
         np.testing.assert_array_equal(tf_window.numpy(), windows[0])
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
+@pytest.fixture(scope="module", params=sorted(MASK_HEADS))
+def exported(request, tmp_path_factory):
+    """A tiny detector with each registered mask head, exported and reloaded."""
     keras.utils.set_random_seed(4)
-    detector = MaskRCNN("inference", tiny_config(DETECTION_MIN_CONFIDENCE=0.0),
+    detector = MaskRCNN("inference", tiny_config(DETECTION_MIN_CONFIDENCE=0.0,
+                                                 MASK_HEAD=request.param),
                         str(tmp_path_factory.mktemp("logs")),
                         class_names=["BG", "square", "circle", "triangle"])
     # Tame the random network (raw pixels through random convs saturate every score at

@@ -9,6 +9,7 @@ from PIL import Image
 
 from mrcnn.config import ConfigError
 from mrcnn.data import augment
+from mrcnn.heads.mask import MASK_HEADS
 from mrcnn.model import MaskRCNN
 from mrcnn.model_info import (checkpoint_info, config_fields, config_from_checkpoint,
                               config_from_fields, read_info)
@@ -79,6 +80,22 @@ def test_save_then_from_checkpoint_restores_config_names_and_weights(saved):
         np.testing.assert_array_equal(a, b)
     overridden = MaskRCNN.from_checkpoint(path, DETECTION_MIN_CONFIDENCE=0.5)
     assert overridden.config.DETECTION_MIN_CONFIDENCE == 0.5
+
+
+@pytest.mark.parametrize("head", sorted(MASK_HEADS))
+def test_every_head_saves_and_restores_from_its_checkpoint(head, tmp_path):
+    """The head and its settings travel with the weights; the rebuilt model is the same."""
+    model = MaskRCNN("inference", tiny_config(MASK_HEAD=head), str(tmp_path), class_names=NAMES)
+    path = str(tmp_path / f"{head}.weights.h5")
+    model.save_weights(path)
+    loaded = MaskRCNN.from_checkpoint(path)
+    assert loaded.config.MASK_HEAD == head and loaded.class_names == NAMES
+    for name in MASK_HEADS[head].settings:
+        np.testing.assert_equal(getattr(loaded.config, name), getattr(model.config, name), name)
+    assert [w.shape for w in loaded.keras_model.weights] == [
+        w.shape for w in model.keras_model.weights]
+    for a, b in zip(model.keras_model.get_weights(), loaded.keras_model.get_weights()):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_wrong_number_of_class_names_is_a_clear_error(tmp_path):

@@ -1,4 +1,4 @@
-"""Both heads build in both modes with the documented inputs and output shapes."""
+"""Every registered mask head builds in both modes with the documented inputs and outputs."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import pytest
 import tensorflow as tf
 
 from mrcnn.graph import LOSS_NAMES, build_graph
+from mrcnn.heads.mask import MASK_HEADS
 from mrcnn.training import build_dataset
 from tests.conftest import tiny_config
 
 
-@pytest.mark.parametrize("head", ["fcn", "unet"])
+@pytest.mark.parametrize("head", sorted(MASK_HEADS))
 def test_training_graph_outputs_five_finite_scalar_losses(head, shapes64):
     config = tiny_config(MASK_HEAD=head)
     model = build_graph("training", config)
@@ -30,7 +31,7 @@ def test_training_graph_outputs_five_finite_scalar_losses(head, shapes64):
     assert float(losses[2]) > 0.1 and float(losses[4]) > 0.1
 
 
-@pytest.mark.parametrize("head", ["fcn", "unet"])
+@pytest.mark.parametrize("head", sorted(MASK_HEADS))
 def test_inference_graph_output_shapes(head):
     config = tiny_config(MASK_HEAD=head, DETECTION_MIN_CONFIDENCE=0.0)
     model = build_graph("inference", config)
@@ -41,7 +42,7 @@ def test_inference_graph_output_shapes(head):
     out = model([images, meta], training=False)
     d = config.DETECTION_MAX_INSTANCES
     assert out["detections"].shape == (3, d, 6)
-    assert out["mrcnn_mask"].shape == (3, d, 28, 28)
+    assert out["mrcnn_mask"].shape == (3, d, *config.MASK_SHAPE)
     assert out["rpn_rois"].shape == (3, config.POST_NMS_ROIS_INFERENCE, 4)
     assert out["mrcnn_class"].shape == (3, config.POST_NMS_ROIS_INFERENCE, config.NUM_CLASSES)
     assert out["mrcnn_bbox"].shape == (3, config.POST_NMS_ROIS_INFERENCE, config.NUM_CLASSES, 4)

@@ -7,15 +7,17 @@ import numpy as np
 import pytest
 
 from mrcnn.config import ConfigError
+from mrcnn.heads.mask import MASK_HEADS
 from mrcnn.model import MaskRCNN, make_optimizer
 from mrcnn.precision import dtype_policy, training_optimizer
 from mrcnn.training import build_dataset
 from tests.conftest import step_losses, tiny_config
 
 MIXED = {"mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}
+# Besides these, each mask head's output (class-specific) layers compute in float32.
 FLOAT32_LAYERS = ("anchors", "ROI", "roi_align_classifier", "roi_align_mask", "mrcnn_detection",
-                  "mrcnn_mask_detections", "rpn_class", "rpn_bbox", "mrcnn_class_logits",
-                  "mrcnn_class", "mrcnn_bbox", "mrcnn_mask")
+                  "mrcnn_mask_probs", "mrcnn_mask_detections", "rpn_class", "rpn_bbox",
+                  "mrcnn_class_logits", "mrcnn_class", "mrcnn_bbox")
 
 
 def test_unknown_policy_names_the_field():
@@ -32,17 +34,23 @@ def test_policy_scope_restores_the_global_policy():
     assert keras.config.dtype_policy().name == before
 
 
+@pytest.mark.parametrize("head", sorted(MASK_HEADS))
 @pytest.mark.parametrize("policy", sorted(MIXED))
-def test_mixed_inference_graph_dtypes_and_detect(policy, tmp_path):
-    model = MaskRCNN("inference", tiny_config(DTYPE_POLICY=policy,
+def test_mixed_inference_graph_dtypes_and_detect(policy, head, tmp_path):
+    model = MaskRCNN("inference", tiny_config(DTYPE_POLICY=policy, MASK_HEAD=head,
                                               DETECTION_MIN_CONFIDENCE=0.0), str(tmp_path))
     assert keras.config.dtype_policy().name == "float32", "the global policy leaked"
     layers = {layer.name: layer for layer in model.keras_model.layers}
+    outputs = set(MASK_HEADS[head].class_specific_layers)
+    # The mask head's convs (weights of rank 4) compute in 16 bits, its outputs in float32.
+    mask_convs = [name for name, layer in layers.items() if name.startswith("mrcnn_mask")
+                  and any(len(w.shape) == 4 for w in layer.weights) and name not in outputs]
+    assert mask_convs and outputs <= set(layers)
     for name in ("conv1", "res2a_branch2b", "fpn_p2", "rpn_conv_shared", "mrcnn_class_conv1",
-                 "mrcnn_mask_conv1"):
+                 *mask_convs):
         assert layers[name].compute_dtype == MIXED[policy], name
         assert all(w.dtype == "float32" for w in layers[name].weights), name
-    for name in FLOAT32_LAYERS:
+    for name in (*FLOAT32_LAYERS, *outputs):
         assert layers[name].compute_dtype == "float32", name
     for output in model.keras_model.outputs:
         assert output.dtype == "float32", output.name
