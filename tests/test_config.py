@@ -101,6 +101,7 @@ def test_every_head_gets_its_defaults_and_mask_shape(head):
     ("fcn", "MASK_HEAD_CONV_DIM", 0, "positive integer"),
     ("unet", "UNET_BOTTLENECK_FILTERS", (), "non-empty"),
     ("unet", "MASK_POOL_SIZE", 7, "must be even"),
+    ("fcn_deep", "FCN_DEEP_NUM_CONVS", 0, "positive integer"),
 ])
 def test_the_selected_head_validates_its_settings(head, field, value, message):
     with pytest.raises(ConfigError) as err:

@@ -60,6 +60,36 @@ def test_unet_default_widths_are_the_proposed_ones():
     assert config.MASK_HEAD_CONV_DIM == 256  # the FCN's default, 256 as in the paper
 
 
+def test_fcn_deep_head_shape_and_parameters():
+    config, model = build("fcn_deep", FCN_DEEP_NUM_CONVS=5, FCN_DEEP_CONV_DIM=12)
+    w, c = 12, config.NUM_CLASSES
+    expected = conv_bn(32, w) + 4 * conv_bn(w, w) + (4 * w * w + w) + (w * c + c)
+    assert model.output_shape == (None, 28, 28, c)
+    assert model.count_params() == expected
+    names = [layer.name for layer in model.layers if layer.weights]
+    assert names[0] == "mrcnn_mask_fcn_deep_conv1" and "mrcnn_mask_fcn_deep_conv5" in names
+    assert names[-2:] == ["mrcnn_mask_fcn_deep_deconv", "mrcnn_mask_fcn_deep_out"]
+    assert all(layer.name.startswith("mrcnn_mask_fcn_deep_") for layer in model.layers[1:])
+    assert not any(isinstance(layer, (keras.layers.Concatenate, keras.layers.MaxPooling2D))
+                   for layer in model.layers), "the control has no skip and no pooled scale"
+
+
+@pytest.mark.parametrize("classes", [2, 81])
+@pytest.mark.parametrize("preset", ["Config", "LightConfig"])
+def test_fcn_deep_costs_the_unets_flops_per_roi(preset, classes):
+    """The control of the comparison: within 10% of the U-Net's FLOPs per RoI at the
+    default (full) widths and at LightConfig's, and clearly more than the paper's FCN."""
+    from mrcnn import config as config_module
+    from mrcnn.flops import mask_head_profile
+
+    base = getattr(config_module, preset)
+    flops = {head: mask_head_profile(type("Flops", (base,), {
+        "NAME": "flops", "NUM_CLASSES": classes, "MASK_HEAD": head,
+        "PRE_NMS_LIMIT": 2000})())["flops_per_roi"] for head in ("fcn", "unet", "fcn_deep")}
+    assert flops["fcn_deep"] == pytest.approx(flops["unet"], rel=0.10), flops
+    assert flops["fcn_deep"] > 2 * flops["fcn"], flops
+
+
 def test_heads_output_logits():
     """No sigmoid inside the head: the loss takes logits (inference applies the sigmoid)."""
     import numpy as np

@@ -38,6 +38,9 @@ gives the head:
   out when weights are loaded for other classes (:func:`mrcnn.migration.class_specific_layers`).
 
 A bare ``@register_mask_head("name")`` still works for a head without settings.
+
+Built-in heads: ``fcn`` (``fcn.py``, the paper's), ``unet`` (``unet.py``) and ``fcn_deep``
+(``fcn_matched.py``: an FCN at the U-Net's FLOPs per RoI, the comparison's control).
 """
 
 from __future__ import annotations
@@ -157,3 +160,4 @@ def check_widths(config, field: str, fail: Callable) -> None:
 
 # The built-in heads register themselves on import.
 from mrcnn.heads.mask import fcn, unet  # noqa: E402,F401
+from mrcnn.heads.mask import fcn_matched  # noqa: E402,F401  (the "fcn_deep" head)

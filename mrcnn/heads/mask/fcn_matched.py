@@ -1,0 +1,50 @@
+"""``fcn_deep``: the FCN made as costly as the U-Net, the control of the head comparison.
+
+The paper's FCN with more and wider convs and nothing else: ``FCN_DEEP_NUM_CONVS`` x
+(3x3 conv, BN, ReLU) of width ``FCN_DEEP_CONV_DIM`` at 14x14, one 2x2 deconv to 28x28,
+1x1 per-class logits. No skip connection and a single scale (no pooled 7x7 context), but
+the U-Net's depth (9 3x3 convs) and, at the defaults (9 x 288), its FLOPs per RoI within
+1% (about 2.7 GFLOPs, 2.6x the paper's FCN) and about its parameters (7.0M vs 6.5M). So
+"U-Net vs fcn_deep" measures skip connections and multi-scale context at equal compute
+(and where it is spent: the U-Net spends half of it on convs at 28x28, this head all at
+14x14), and "fcn_deep vs fcn" what the compute alone buys.
+
+LightConfig narrows it to a quarter (72) as it does the U-Net's widths; the FLOPs still
+match there (``tests/model/test_heads.py`` checks both). Keep them matched when changing
+the U-Net's widths: compare ``mrcnn.flops.mask_head_profile`` of the two configs.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from mrcnn.heads.mask import check_positive_int, register_mask_head
+from mrcnn.layers.batch_norm import BatchNorm
+from mrcnn.precision import OUTPUT_DTYPE
+
+FCN_DEEP_SETTINGS = {
+    "FCN_DEEP_NUM_CONVS": 9,   # 3x3 convs at 14x14 (the paper's FCN: 4)
+    "FCN_DEEP_CONV_DIM": 288,  # their width and the deconv's (the paper's FCN: 256)
+}
+
+
+def validate_fcn_deep(config, fail) -> None:
+    """Depth and width must be positive integers."""
+    for field in FCN_DEEP_SETTINGS:
+        check_positive_int(config, field, fail)
+
+
+@register_mask_head("fcn_deep", upsampling=2, settings=FCN_DEEP_SETTINGS,
+                    validate=validate_fcn_deep, class_specific_layers=("mrcnn_mask_fcn_deep_out",))
+def build_fcn_deep_mask_head(roi_features, config):
+    """``[N, 14, 14, D]`` -> ``[N, 28, 28, NUM_CLASSES]`` mask logits."""
+    width = int(config.FCN_DEEP_CONV_DIM)
+    x = roi_features
+    for i in range(1, int(config.FCN_DEEP_NUM_CONVS) + 1):
+        x = keras.layers.Conv2D(width, 3, padding="same", name=f"mrcnn_mask_fcn_deep_conv{i}")(x)
+        x = BatchNorm(config.TRAIN_BN, name=f"mrcnn_mask_fcn_deep_bn{i}")(x)
+        x = keras.layers.Activation("relu", name=f"mrcnn_mask_fcn_deep_relu{i}")(x)
+    x = keras.layers.Conv2DTranspose(width, 2, strides=2, activation="relu",
+                                     name="mrcnn_mask_fcn_deep_deconv")(x)
+    return keras.layers.Conv2D(config.NUM_CLASSES, 1, name="mrcnn_mask_fcn_deep_out",
+                               dtype=OUTPUT_DTYPE)(x)
