@@ -32,13 +32,25 @@ import re
 import time
 from typing import Any
 
-import numpy as np
-from common import (current_rss_mib, emit, error_string, log, machine_info, matmul_peak, median,
-                    peak_rss_mib, process_peak_rss_mib, release, reset_peak_rss, rounded,
-                    stdout_to_stderr, time_call)
-
 import keras
+import numpy as np
 import tensorflow as tf
+from common import (
+    current_rss_mib,
+    emit,
+    error_string,
+    log,
+    machine_info,
+    matmul_peak,
+    median,
+    peak_rss_mib,
+    process_peak_rss_mib,
+    release,
+    reset_peak_rss,
+    rounded,
+    stdout_to_stderr,
+    time_call,
+)
 
 from mrcnn.config import Config
 from mrcnn.data.shapes import ShapesConfig
@@ -281,8 +293,8 @@ def head_xla(config: Config, rois: int, args) -> dict[str, Any]:
         for jit in (False, True):
             fn = tf.function(lambda x, m=model: m(x, training=False), jit_compile=jit)
             try:
-                timing = time_call(lambda f=fn: tf.nest.map_structure(
-                    lambda t: t.numpy(), f(features)), args.repeats, args.warmup + 1)
+                timing = time_call(lambda f=fn, x=features: tf.nest.map_structure(
+                    lambda t: t.numpy(), f(x)), args.repeats, args.warmup + 1)
                 times["xla_ms" if jit else "ms"] = ms(timing["median_s"])
             except Exception as error:  # report, as for the whole graph
                 times["xla_error"] = error_string(error)

@@ -15,8 +15,15 @@ import time
 from typing import Any
 
 import numpy as np
-from common import (current_rss_mib, emit, log, machine_info, process_peak_rss_mib, rounded,
-                    stdout_to_stderr)
+from common import (
+    current_rss_mib,
+    emit,
+    log,
+    machine_info,
+    process_peak_rss_mib,
+    rounded,
+    stdout_to_stderr,
+)
 
 from mrcnn.config import Config
 from mrcnn.data.shapes import ShapesConfig

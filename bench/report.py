@@ -27,7 +27,7 @@ def _machine(result: dict[str, Any]) -> str:
             f"1-min load average when written {m['load_average_1min']}")
     if peak.get("gflops_per_s"):
         line += f"; matmul peak {peak['gflops_per_s']} GFLOP/s ({peak['size']}² fp32)"
-    for policy, p16 in result.get("matmul_peak_16bit", {}).items():
+    for p16 in result.get("matmul_peak_16bit", {}).values():
         line += f", {p16['gflops_per_s']} GFLOP/s ({p16['dtype']})"
     return line
 

@@ -22,11 +22,22 @@ import tempfile
 import time
 from typing import Any
 
-from common import (current_rss_mib, emit, log, machine_info, matmul_peak, median, peak_rss_mib,
-                    process_peak_rss_mib, release, reset_peak_rss, rounded, stdout_to_stderr)
-
 import keras
 import tensorflow as tf
+from common import (
+    current_rss_mib,
+    emit,
+    log,
+    machine_info,
+    matmul_peak,
+    median,
+    peak_rss_mib,
+    process_peak_rss_mib,
+    release,
+    reset_peak_rss,
+    rounded,
+    stdout_to_stderr,
+)
 
 from mrcnn.config import Config, LightConfig
 from mrcnn.data.shapes import ShapesConfig, ShapesDataset

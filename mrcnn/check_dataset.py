@@ -18,7 +18,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from mrcnn.data.dataset import Dataset, DatasetError
 

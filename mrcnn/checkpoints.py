@@ -19,7 +19,8 @@ import logging
 import math
 import os
 import re
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import h5py
 import keras

@@ -21,13 +21,13 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import numpy as np
 
-from mrcnn.data import ShapesConfig, ShapesDataset
 from mrcnn.checkpoints import write_text_atomically
+from mrcnn.data import ShapesConfig, ShapesDataset
 from mrcnn.evaluation.coco import ap_vs_iou, evaluate_model_coco
 from mrcnn.evaluation.detection_ap import timed_detect, voc_map
 from mrcnn.evaluation.mask_quality import mask_quality_from_results, summarize_mask_quality

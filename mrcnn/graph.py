@@ -16,9 +16,19 @@ from mrcnn.backbones import build_backbone, build_fpn
 from mrcnn.heads.box import build_box_head
 from mrcnn.heads.mask import build_mask_head
 from mrcnn.heads.rpn import build_rpn
-from mrcnn.layers import (AnchorsLayer, DetectionBoxes, DetectionLayer, DetectionTargetLayer,
-                          LossLayer, ProposalLayer, PyramidROIAlign, RoiBatchReshape,
-                          RpnTargetLayer, SelectClassMasks, ValidDetectionRows)
+from mrcnn.layers import (
+    AnchorsLayer,
+    DetectionBoxes,
+    DetectionLayer,
+    DetectionTargetLayer,
+    LossLayer,
+    ProposalLayer,
+    PyramidROIAlign,
+    RoiBatchReshape,
+    RpnTargetLayer,
+    SelectClassMasks,
+    ValidDetectionRows,
+)
 from mrcnn.precision import OUTPUT_DTYPE, dtype_policy
 
 LOSS_NAMES = ("rpn_class_loss", "rpn_bbox_loss", "mrcnn_class_loss", "mrcnn_bbox_loss",

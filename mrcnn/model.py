@@ -8,16 +8,24 @@ import glob
 import logging
 import os
 import re
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from mrcnn.checkpoints import (AtomicCheckpoint, is_chief, load_training_state,
-                               load_weights_by_name, non_finite, optimizer_state,
-                               remove_stale_temporaries, restore_optimizer_state,
-                               save_weights_atomically, state_path)
+from mrcnn.checkpoints import (
+    AtomicCheckpoint,
+    is_chief,
+    load_training_state,
+    load_weights_by_name,
+    non_finite,
+    optimizer_state,
+    remove_stale_temporaries,
+    restore_optimizer_state,
+    save_weights_atomically,
+    state_path,
+)
 from mrcnn.config import ConfigError
 from mrcnn.data.image_convert import to_rgb_uint8
 from mrcnn.data.image_io import to_image_array

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import importlib
 import json
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import h5py
 import numpy as np
 
 from mrcnn.config import Config, ConfigError
-
 
 INFO_ATTRIBUTE = "mrcnn_info"
 INFO_FORMAT = 1

@@ -13,7 +13,7 @@ do not underflow; bfloat16 has float32's exponent range and needs no scaling.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import keras
 

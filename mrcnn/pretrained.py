@@ -36,16 +36,26 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import h5py
 
-from mrcnn.download import (DownloadUnavailable, describe_checksum, download, file_matches,
-                            manual_instructions)
-from mrcnn.migration import (IMAGENET_FILES, _text, class_specific_layers,
-                             is_classic_weights_file, load_classic_weights,
-                             load_imagenet_backbone)
+from mrcnn.download import (
+    DownloadUnavailable,
+    describe_checksum,
+    download,
+    file_matches,
+    manual_instructions,
+)
+from mrcnn.migration import (
+    IMAGENET_FILES,
+    _text,
+    class_specific_layers,
+    is_classic_weights_file,
+    load_classic_weights,
+    load_imagenet_backbone,
+)
 
 logger = logging.getLogger(__name__)
 

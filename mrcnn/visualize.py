@@ -17,7 +17,8 @@ exclusive, instance masks ``[H, W, N]``, colours RGB tuples in ``0..1``.
 from __future__ import annotations
 
 import colorsys
-from typing import Mapping, NamedTuple, Sequence
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import cv2
 import matplotlib

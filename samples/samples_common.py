@@ -26,8 +26,8 @@ import os
 import shutil
 import sys
 import zipfile
+from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
-from typing import Callable, Sequence
 
 DATA_ENV = "MRCNN_DATA"
 REPO = Path(__file__).resolve().parents[1]

@@ -13,8 +13,7 @@ from PIL import Image
 from pycocotools.coco import COCO
 
 from mrcnn.cli import main
-from mrcnn.cli.data_specs import (DataSpecError, evaluation_set, parse_spec,
-                                  train_and_held_out)
+from mrcnn.cli.data_specs import DataSpecError, evaluation_set, parse_spec, train_and_held_out
 from mrcnn.data import ShapesDataset
 from mrcnn.data.subset import DatasetSubset, holdout_split
 

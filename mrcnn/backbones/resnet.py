@@ -8,8 +8,8 @@ small enough to train on a laptop CPU.
 from __future__ import annotations
 
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import keras
 

@@ -27,8 +27,14 @@ import glob
 import os
 from dataclasses import dataclass
 
-from mrcnn.data import (CocoDataset, Dataset, LabelImageDataset, ShapesConfig, ShapesDataset,
-                        ViaDataset)
+from mrcnn.data import (
+    CocoDataset,
+    Dataset,
+    LabelImageDataset,
+    ShapesConfig,
+    ShapesDataset,
+    ViaDataset,
+)
 from mrcnn.data.subset import holdout_split
 from mrcnn.presets import RealDataConfig
 

@@ -37,7 +37,7 @@ def run(args) -> int:
     from mrcnn.checkpoints import write_text_atomically
     from mrcnn.cli.data_specs import evaluation_set, load_spec, parse_spec
     from mrcnn.cli.train import import_modules
-    from mrcnn.compare import json_default, evaluate_run
+    from mrcnn.compare import evaluate_run, json_default
     from mrcnn.model import MaskRCNN
 
     import_modules(args.imports)

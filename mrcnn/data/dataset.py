@@ -11,8 +11,9 @@ set, e.g. a COCO category id) and the *internal* id (a dense index into
 """
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 

@@ -6,7 +6,7 @@ train on part of a data set and evaluate on the rest without loading it twice.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

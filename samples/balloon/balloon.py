@@ -24,8 +24,8 @@ if _SAMPLES not in sys.path:
 
 from samples_common import dataset_dir  # noqa: E402
 
-from mrcnn.presets import RealDataConfig  # noqa: E402
 from mrcnn.data import CachedDataset, ViaDataset  # noqa: E402
+from mrcnn.presets import RealDataConfig  # noqa: E402
 
 CACHE_MAX_DIM = 1024
 

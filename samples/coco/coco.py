@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 _SAMPLES = str(Path(__file__).resolve().parents[1])
 if _SAMPLES not in sys.path:

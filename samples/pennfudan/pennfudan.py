@@ -25,8 +25,8 @@ if _SAMPLES not in sys.path:
 
 from samples_common import dataset_dir  # noqa: E402
 
-from mrcnn.presets import RealDataConfig  # noqa: E402
 from mrcnn.data import CachedDataset, LabelImageDataset  # noqa: E402
+from mrcnn.presets import RealDataConfig  # noqa: E402
 
 HELD_OUT = 50
 

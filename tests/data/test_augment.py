@@ -96,7 +96,7 @@ def test_scale_jitter_zooms_out_with_padding_and_in_with_cropping():
 
 @pytest.mark.parametrize("fn", [augment.Brightness(40), augment.Contrast(0.5, 1.5)], ids=repr)
 def test_photometric_transforms_leave_masks_and_keep_objects_uniform(samples, fn):
-    for seed, (image, masks, colours) in enumerate(samples):
+    for seed, (image, masks, _colours) in enumerate(samples):
         out, out_masks = fn(image, masks, np.random.default_rng(seed))
         assert out_masks is masks and out.dtype == np.uint8 and out.shape == image.shape
         for i in range(masks.shape[-1]):

@@ -11,8 +11,14 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from mrcnn.model import MaskRCNN
-from mrcnn.ops.boxes import (box_iou, clip_boxes, decode_boxes, denorm_boxes, encode_boxes,
-                             norm_boxes)
+from mrcnn.ops.boxes import (
+    box_iou,
+    clip_boxes,
+    decode_boxes,
+    denorm_boxes,
+    encode_boxes,
+    norm_boxes,
+)
 from tests.conftest import tiny_config
 from tests.twins import np_iou_matrix
 

@@ -8,8 +8,15 @@ import pytest
 import tensorflow as tf
 
 from mrcnn.training import build_dataset, load_image_gt
-from tests.reliability.conftest import (MadeToOrder, box_masks, one_batch, png_file,
-                                        random_image, train_step_losses, weights_finite)
+from tests.reliability.conftest import (
+    MadeToOrder,
+    box_masks,
+    one_batch,
+    png_file,
+    random_image,
+    train_step_losses,
+    weights_finite,
+)
 
 H = W = 64
 

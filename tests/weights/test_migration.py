@@ -8,9 +8,14 @@ import keras
 import numpy as np
 import pytest
 
-from mrcnn.migration import (CLASS_SPECIFIC_LAYERS, KERAS_APPLICATIONS_NAMES,
-                             is_classic_weights_file, load_classic_weights,
-                             load_imagenet_backbone, read_classic_weights)
+from mrcnn.migration import (
+    CLASS_SPECIFIC_LAYERS,
+    KERAS_APPLICATIONS_NAMES,
+    is_classic_weights_file,
+    load_classic_weights,
+    load_imagenet_backbone,
+    read_classic_weights,
+)
 from mrcnn.model import MaskRCNN
 from tests.conftest import tiny_config
 

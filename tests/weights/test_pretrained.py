@@ -21,8 +21,13 @@ import mrcnn.download
 import mrcnn.pretrained as pretrained
 from mrcnn.download import ChecksumMismatch, check_reachable
 from mrcnn.migration import CLASS_SPECIFIC_LAYERS
-from mrcnn.pretrained import (KNOWN_NAMES, PRETRAINED, WeightsUnavailable, load_pretrained,
-                              resolve_weights)
+from mrcnn.pretrained import (
+    KNOWN_NAMES,
+    PRETRAINED,
+    WeightsUnavailable,
+    load_pretrained,
+    resolve_weights,
+)
 
 
 class NetworkUsed(AssertionError):

@@ -45,9 +45,10 @@ Built-in heads: ``fcn`` (``fcn.py``, the paper's), ``unet`` (``unet.py``) and ``
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -159,5 +160,8 @@ def check_widths(config, field: str, fail: Callable) -> None:
 
 
 # The built-in heads register themselves on import.
-from mrcnn.heads.mask import fcn, unet  # noqa: E402,F401
-from mrcnn.heads.mask import fcn_matched  # noqa: E402,F401  (the "fcn_deep" head)
+from mrcnn.heads.mask import (  # noqa: E402,F401
+    fcn,
+    fcn_matched,  # noqa: E402,F401  (the "fcn_deep" head)
+    unet,
+)
