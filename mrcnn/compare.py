@@ -9,6 +9,11 @@ mask AP against the IoU threshold, mask IoU and Boundary IoU of true positives b
 size, and the VOC-style per-image mAP@0.5. Each head's parameters, FLOPs per RoI and
 inference time per image are measured in the same run.
 
+``--weights coco|imagenet|PATH`` starts every head's shared layers (backbone, FPN, RPN,
+box head) from the same pretrained file and each mask head from random initialisation;
+the report says so. The report is rewritten after every run; ``--resume`` keeps the
+finished runs of an interrupted comparison.
+
 Writes ``<out>/<dataset>/compare.json`` (every figure per head per seed, and mean ± std),
 ``compare.md`` (the table) and plots (``loss_curves.png``, ``ap_vs_iou.png``,
 ``boundary_iou_by_size.png``).
@@ -53,6 +58,7 @@ class CompareSettings:
     verbose: int = 2
     dtype_policy: str | None = None  # Config.DTYPE_POLICY for every run; None: the config's
     resume: bool = False  # keep the finished runs of <out>/<dataset>/compare.json
+    weights: str | None = None  # pretrained shared layers for every head (None: scratch)
 
 
 def shapes_experiment(settings: CompareSettings, seed: int):
@@ -172,7 +178,7 @@ def run(settings: CompareSettings) -> dict:
             print(f"\n=== seed {seed}, head {head} ===", flush=True)
             trained = train_head(config, train_set, val_set, settings.epochs, seed,
                                  settings.logs, augmentation=config.AUGMENTATION,
-                                 verbose=settings.verbose)
+                                 verbose=settings.verbose, weights=settings.weights)
             detector = load_detector(config, trained.checkpoint, settings.logs)
             metrics = evaluate_run(detector, val_set)
             runs.append({**asdict(trained), **metrics, "head_profile": mask_head_profile(config)})
@@ -256,6 +262,17 @@ def paired_differences(runs: list[dict], heads) -> dict:
     return paired
 
 
+def _initialisation_note(report: dict) -> list[str]:
+    """The header line saying how the runs started (pretrained shared layers or not)."""
+    weights = report["settings"].get("weights")
+    if not weights:
+        return ["", "Every layer of every head starts from random initialisation."]
+    loaded = sorted({len((r.get("pretrained") or {}).get("loaded", [])) for r in report["runs"]})
+    return ["", f"Shared layers start from `{weights}` ({'/'.join(map(str, loaded))} layers "
+            "loaded); every mask head starts fresh (random initialisation), so the heads "
+            "differ only in the mask head."]
+
+
 def markdown_table(report: dict) -> str:
     """The summary as a Markdown table, one column per head, ``mean ± std``."""
     summary = report["summary"]
@@ -267,7 +284,7 @@ def markdown_table(report: dict) -> str:
         f" (partial: {len(report['runs'])} of {s['seeds'] * len(s['heads'])} runs)")
     lines = [f"{s['dataset']}: {seeds} seed(s){partial}, {s['epochs']} epochs x "
              f"{s['steps_per_epoch']} steps, {'/'.join(map(str, held_out))} held-out images, "
-             f"wall {report['wall_seconds'] / 60:.1f} min", "",
+             f"wall {report['wall_seconds'] / 60:.1f} min", *_initialisation_note(report), "",
              "| figure | " + " | ".join(heads) + " |",
              "| --- | " + " | ".join("---" for _ in heads) + " |"]
     for name in SUMMARY_FIELDS:
@@ -377,6 +394,10 @@ def parse_args(argv=None) -> CompareSettings:
     parser.add_argument("--dtype-policy", default=defaults.dtype_policy,
                         choices=POLICIES,
                         help="Config.DTYPE_POLICY of every run (default: the config's)")
+    parser.add_argument("--weights", default=defaults.weights,
+                        help="start every head's shared layers from these weights (coco, "
+                             "imagenet or a path); each mask head starts fresh (default: "
+                             "all from random initialisation)")
     parser.add_argument("--resume", action="store_true",
                         help="keep the finished runs of an interrupted comparison in --out "
                              "(same settings; more seeds or heads may be added)")

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 
 import keras
 
+from mrcnn.migration import class_specific_layers
 from mrcnn.model import MaskRCNN
+from mrcnn.pretrained import load_pretrained
 
 
 @dataclass
@@ -26,14 +28,24 @@ class TrainedHead:
     parameters: int
     train_seconds: float
     history: dict[str, list[float]] = field(default_factory=dict)
+    # With pretrained weights: {"weights", "loaded" (layer names), "fresh" (mask head)}.
+    pretrained: dict | None = None
 
 
 def train_head(config, train_set, val_set, epochs: int, seed: int, model_dir: str,
-               layers: str = "all", augmentation=None, verbose: int = 2) -> TrainedHead:
-    """Train ``config.MASK_HEAD`` from scratch: 80% of ``epochs`` at LEARNING_RATE,
-    the rest at a tenth of it (at least one epoch at the full rate)."""
+               layers: str = "all", augmentation=None, verbose: int = 2,
+               weights: str | None = None) -> TrainedHead:
+    """Train ``config.MASK_HEAD``: 80% of ``epochs`` at LEARNING_RATE, the rest at a
+    tenth of it (at least one epoch at the full rate).
+
+    From scratch, or with ``weights`` ("coco", "imagenet" or a path, see
+    :func:`mrcnn.pretrained.load_pretrained`) loaded into every layer except the mask
+    head's (``mrcnn_mask*``) and the class-specific ones: so every head of a comparison
+    starts from the same pretrained shared layers and a fresh mask head of its own.
+    """
     keras.utils.set_random_seed(seed)
     model = MaskRCNN("training", config, model_dir)
+    pretrained = shared_layers_from(model, weights) if weights is not None else None
     tic = time.perf_counter()
     history: dict[str, list[float]] = {}
     main_epochs = max(1, round(0.8 * epochs))
@@ -47,7 +59,17 @@ def train_head(config, train_set, val_set, epochs: int, seed: int, model_dir: st
             history.setdefault(key, []).extend(float(v) for v in values)
     return TrainedHead(head=config.MASK_HEAD, seed=seed, checkpoint=model.find_last(),
                        parameters=model.keras_model.count_params(),
-                       train_seconds=time.perf_counter() - tic, history=history)
+                       train_seconds=time.perf_counter() - tic, history=history,
+                       pretrained=pretrained)
+
+
+def shared_layers_from(model: MaskRCNN, weights: str) -> dict:
+    """Load ``weights`` into every layer of ``model`` but its mask head (``mrcnn_mask*``)
+    and its class-specific layers; ``{"weights", "loaded", "fresh"}`` (layer names)."""
+    fresh = sorted(layer.name for layer in model.keras_model.layers
+                   if layer.name.startswith("mrcnn_mask") and layer.weights)
+    report = load_pretrained(model, weights, exclude=[*class_specific_layers(), *fresh])
+    return {"weights": str(weights), "loaded": sorted(report["loaded"]), "fresh": fresh}
 
 
 def load_detector(config, checkpoint: str, model_dir: str) -> MaskRCNN:

@@ -188,3 +188,41 @@ def test_resume_refuses_a_report_made_with_other_settings(fake_runs, tmp_path):
     with pytest.raises(ValueError, match=r"other settings \(epochs: 2 -> 3\)"):
         run(CompareSettings(dataset="tiny", seeds=1, epochs=3, out=str(tmp_path),
                             verbose=0, resume=True))
+
+
+def test_pretrained_shared_layers_load_and_every_mask_head_starts_fresh(tmp_path):
+    """--weights: the shared layers come from the file, the mask head and the
+    class-specific layers keep the seed's random initialisation."""
+    from mrcnn.experiment import shared_layers_from
+
+    source = MaskRCNN("training", tiny_config(MASK_HEAD="fcn"), str(tmp_path))
+    for layer in source.keras_model.layers:  # make the file's weights recognisable
+        for variable in layer.weights:
+            variable.assign(np.full(variable.shape, 0.5, variable.dtype))
+    path = str(tmp_path / "pretrained.weights.h5")
+    source.keras_model.save_weights(path)
+    for head in ("fcn", "unet"):
+        keras.utils.set_random_seed(3)
+        model = MaskRCNN("training", tiny_config(MASK_HEAD=head), str(tmp_path))
+        before = {layer.name: [w.copy() for w in layer.get_weights()]
+                  for layer in model.keras_model.layers}
+        record = shared_layers_from(model, path)
+        assert "rpn_conv_shared" in record["loaded"] and "conv1" in record["loaded"]
+        assert record["fresh"] and all(n.startswith("mrcnn_mask") for n in record["fresh"])
+        assert not set(record["fresh"]) & set(record["loaded"])
+        for name in ("conv1", "fpn_p2"):
+            assert all((w == 0.5).all() for w in model.keras_model.get_layer(name).get_weights())
+        for name in (*record["fresh"], "mrcnn_class_logits"):
+            for now, then in zip(model.keras_model.get_layer(name).get_weights(), before[name]):
+                np.testing.assert_array_equal(now, then, err_msg=name)
+
+
+def test_report_says_how_the_runs_started():
+    report = {"settings": {"dataset": "d", "seeds": 1, "epochs": 1, "steps_per_epoch": 1,
+                           "heads": ["fcn"], "weights": "coco"},
+              "wall_seconds": 60.0, "complete": True, "summary": {}, "paired": {},
+              "runs": [{"seed": 0, "held_out_images": 3, "pretrained": {"loaded": ["a", "b"]}}]}
+    assert "Shared layers start from `coco` (2 layers loaded); every mask head starts fresh" \
+        in markdown_table(report)
+    report["settings"]["weights"] = None
+    assert "starts from random initialisation" in markdown_table(report)
