@@ -38,6 +38,7 @@ from mrcnn.evaluation.detection_ap import timed_detect, voc_map
 from mrcnn.evaluation.mask_quality import mask_quality_from_results, summarize_mask_quality
 from mrcnn.experiment import load_detector, train_head
 from mrcnn.flops import mask_head_profile
+from mrcnn.heads.mask import MASK_HEADS
 from mrcnn.precision import POLICIES
 
 
@@ -105,8 +106,6 @@ RESUMABLE_CHANGES = ("seeds", "heads", "out", "logs", "verbose", "resume")
 
 def check_heads(heads) -> None:
     """Raise before anything trains when a head is not registered (or listed twice)."""
-    from mrcnn.heads.mask import MASK_HEADS
-
     unknown = [h for h in heads if h not in MASK_HEADS]
     if unknown:
         raise ValueError(f"unknown mask head(s) {unknown}; registered: {sorted(MASK_HEADS)} "

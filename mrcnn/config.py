@@ -26,6 +26,13 @@ from typing import Any
 
 import numpy as np
 
+from mrcnn.ops.image_meta import image_meta_size
+
+# The training losses, in the order the training graph outputs them (the functions:
+# mrcnn.layers.losses.LOSSES); LOSS_WEIGHTS is keyed by them.
+LOSS_NAMES = ("rpn_class_loss", "rpn_bbox_loss", "mrcnn_class_loss", "mrcnn_bbox_loss",
+              "mrcnn_mask_loss")
+
 
 class ConfigError(ValueError):
     """A configuration field has an invalid value."""
@@ -119,13 +126,7 @@ class Config:
     LEARNING_MOMENTUM = 0.9
     WEIGHT_DECAY = 0.0001
     GRADIENT_CLIP_NORM = 5.0
-    LOSS_WEIGHTS = {
-        "rpn_class_loss": 1.0,
-        "rpn_bbox_loss": 1.0,
-        "mrcnn_class_loss": 1.0,
-        "mrcnn_bbox_loss": 1.0,
-        "mrcnn_mask_loss": 1.0,
-    }
+    LOSS_WEIGHTS = dict.fromkeys(LOSS_NAMES, 1.0)  # a weight per loss, all five
 
     def __init__(self) -> None:
         # A plain function set as a class attribute (AUGMENTATION = my_flip) would come
@@ -140,8 +141,7 @@ class Config:
         else:
             self.IMAGE_SHAPE = np.array(
                 [self.IMAGE_MAX_DIM, self.IMAGE_MAX_DIM, self.IMAGE_CHANNEL_COUNT])
-        # image id, original shape (3), molded shape (3), window (4), scale, active classes
-        self.IMAGE_META_SIZE = 1 + 3 + 3 + 4 + 1 + self.NUM_CLASSES
+        self.IMAGE_META_SIZE = image_meta_size(self.NUM_CLASSES)  # layout: mrcnn.ops.image_meta
         self._fill_mask_head_fields()
         self.validate()
 
@@ -276,9 +276,8 @@ class Config:
             fail("WEIGHT_DECAY", "must be >= 0")
         if self.GRADIENT_CLIP_NORM is not None and self.GRADIENT_CLIP_NORM <= 0:
             fail("GRADIENT_CLIP_NORM", "must be positive, or None to disable clipping")
-        expected_losses = set(Config.LOSS_WEIGHTS)
-        if set(self.LOSS_WEIGHTS) != expected_losses:
-            fail("LOSS_WEIGHTS", f"must have exactly the keys {sorted(expected_losses)}")
+        if set(self.LOSS_WEIGHTS) != set(LOSS_NAMES):
+            fail("LOSS_WEIGHTS", f"must have exactly the keys {sorted(LOSS_NAMES)}")
 
     # ------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import math
 
 import keras
 
+from mrcnn.heads.mask import build_mask_head
 from mrcnn.layers.roi_align import PyramidROIAlign
 
 COUNTED = (keras.layers.Conv2D, keras.layers.Conv2DTranspose, keras.layers.Dense)
@@ -78,8 +79,6 @@ def model_flops(model: keras.Model) -> int:
 
 def mask_head_profile(config) -> dict[str, int]:
     """Parameters and FLOPs per RoI of ``config.MASK_HEAD`` on its RoIAlign features."""
-    from mrcnn.heads.mask import build_mask_head
-
     size = config.MASK_POOL_SIZE
     features = keras.Input((size, size, config.TOP_DOWN_PYRAMID_SIZE))
     head = keras.Model(features, build_mask_head(features, config))

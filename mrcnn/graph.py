@@ -13,6 +13,7 @@ from __future__ import annotations
 import keras
 
 from mrcnn.backbones import build_backbone, build_fpn
+from mrcnn.config import LOSS_NAMES
 from mrcnn.heads.box import build_box_head
 from mrcnn.heads.mask import build_mask_head
 from mrcnn.heads.rpn import build_rpn
@@ -30,9 +31,6 @@ from mrcnn.layers import (
     ValidDetectionRows,
 )
 from mrcnn.precision import OUTPUT_DTYPE, dtype_policy
-
-LOSS_NAMES = ("rpn_class_loss", "rpn_bbox_loss", "mrcnn_class_loss", "mrcnn_bbox_loss",
-              "mrcnn_mask_loss")
 
 
 def _image_input(config):
@@ -128,13 +126,14 @@ def _build_graph(mode: str, config) -> keras.Model:
         masks = build_mask_head(_mask_features(rois, image, mrcnn_maps, config), config)
         masks = RoiBatchReshape(name="mrcnn_mask_rois")(masks, rois)
 
-        losses = [
-            LossLayer("rpn_class_loss")(rpn_match, rpn_logits),
-            LossLayer("rpn_bbox_loss")(rpn_bbox_targets, rpn_match, rpn_bbox),
-            LossLayer("mrcnn_class_loss")(target_class_ids, class_logits),
-            LossLayer("mrcnn_bbox_loss")(target_deltas, target_class_ids, bbox),
-            LossLayer("mrcnn_mask_loss")(target_masks, target_class_ids, masks),
-        ]
+        arguments = {
+            "rpn_class_loss": (rpn_match, rpn_logits),
+            "rpn_bbox_loss": (rpn_bbox_targets, rpn_match, rpn_bbox),
+            "mrcnn_class_loss": (target_class_ids, class_logits),
+            "mrcnn_bbox_loss": (target_deltas, target_class_ids, bbox),
+            "mrcnn_mask_loss": (target_masks, target_class_ids, masks),
+        }
+        losses = [LossLayer(name)(*arguments[name]) for name in LOSS_NAMES]
         inputs = [image, image_meta, gt_class_ids, gt_boxes, gt_masks]
         return keras.Model(inputs, losses, name="mask_rcnn_training")
 

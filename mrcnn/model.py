@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from mrcnn import preprocessing
 from mrcnn.checkpoints import (
     AtomicCheckpoint,
     is_chief,
@@ -26,18 +27,12 @@ from mrcnn.checkpoints import (
     save_weights_atomically,
     state_path,
 )
-from mrcnn.config import ConfigError
-from mrcnn.data.image_convert import to_rgb_uint8
-from mrcnn.data.image_io import to_image_array
-from mrcnn.data.image_meta import compose_image_meta
-from mrcnn.data.resize import resize_image
-from mrcnn.graph import LOSS_NAMES, build_graph
+from mrcnn.config import LOSS_NAMES, ConfigError
+from mrcnn.graph import build_graph
 from mrcnn.migration import is_classic_weights_file, load_classic_weights
 from mrcnn.model_info import checkpoint_info, config_from_checkpoint, read_info
-from mrcnn.ops.boxes import denorm_boxes
-from mrcnn.ops.masks import paste_masks
 from mrcnn.precision import training_optimizer
-from mrcnn.training import build_dataset, layers_regex, mold_image
+from mrcnn.training import build_dataset, layers_regex
 
 logger = logging.getLogger(__name__)
 
@@ -442,18 +437,9 @@ class MaskRCNN:
 
     # ------------------------------------------------------------------ inference
     def mold_inputs(self, images: Sequence[np.ndarray]):
-        """Resize and normalise ``images``; returns ``(molded [N, H, W, 3], metas, windows)``."""
-        config = self.config
-        molded, metas, windows = [], [], []
-        for image in images:
-            resized, window, scale, _, _ = resize_image(
-                image, config.IMAGE_MIN_DIM, config.IMAGE_MAX_DIM, config.IMAGE_MIN_SCALE,
-                "square" if config.IMAGE_RESIZE_MODE == "crop" else config.IMAGE_RESIZE_MODE)
-            molded.append(mold_image(resized, config))
-            metas.append(compose_image_meta(0, image.shape, resized.shape, window, scale,
-                                            np.ones(config.NUM_CLASSES, np.int32)))
-            windows.append(window)
-        return np.stack(molded), np.stack(metas), np.array(windows)
+        """Resize and normalise ``images``; returns ``(molded [N, H, W, 3], metas, windows)``
+        (:func:`mrcnn.preprocessing.mold_inputs`)."""
+        return preprocessing.mold_inputs(images, self.config)
 
     def _predict_fn(self):
         if self._predict is None:
@@ -473,51 +459,21 @@ class MaskRCNN:
 
     def _check_image(self, index: int, image) -> np.ndarray:
         """One detect() input (array, PIL image or path) as the network's ``[H, W, C]``
-        uint8 (or float) array."""
-        image = to_image_array(image, f"image {index}")
-        channels = self.config.IMAGE_CHANNEL_COUNT
-        if channels == 3:
-            return to_rgb_uint8(image, f"image {index}")
-        image = np.asarray(image)
-        if image.ndim == 2 and channels == 1:
-            image = image[..., None]
-        if image.ndim != 3 or image.shape[2] != channels or 0 in image.shape[:2]:
-            raise ValueError(f"image {index}: expected a non-empty [H, W, {channels}] array, "
-                             f"got shape {image.shape}")
-        if np.issubdtype(image.dtype, np.floating) and not np.isfinite(image).all():
-            raise ValueError(f"image {index}: pixel values are NaN or infinite")
-        return image
+        uint8 (or float) array (:func:`mrcnn.preprocessing.check_image`)."""
+        return preprocessing.check_image(index, image, self.config.IMAGE_CHANNEL_COUNT)
 
     def unmold_detections(self, detections: np.ndarray, masks: np.ndarray,
                           original_shape, molded_shape, window,
                           min_score: float = 0.0) -> dict[str, np.ndarray]:
-        """Map one image's detections back to its original pixels.
+        """Map one image's detections back to its original pixels
+        (:func:`mrcnn.preprocessing.unmold_detections`, with this model's class names).
 
         detections ``[D, 6]`` normalized (zero rows = padding), masks ``[D, h, w]``;
         detections scoring below ``min_score`` are dropped before their masks are pasted.
         """
-        n = int(np.sum(detections[:, 4] > 0))
-        kept = detections[:n, 5] >= min_score
-        detections, masks = detections[:n][kept], masks[:n][kept]
-        boxes = denorm_boxes(detections[:, :4], molded_shape[:2]).numpy()
-        wy1, wx1, wy2, wx2 = window
-        scale_y = original_shape[0] / max(wy2 - wy1, 1)
-        scale_x = original_shape[1] / max(wx2 - wx1, 1)
-        boxes = (boxes - np.array([wy1, wx1, wy1, wx1])) * np.array([scale_y, scale_x] * 2)
-        rois = np.round(boxes).astype(np.int32)
-        keep = (rois[:, 2] > rois[:, 0]) & (rois[:, 3] > rois[:, 1])
-        height, width = original_shape[:2]
-        if keep.any():
-            full = paste_masks(masks[keep], boxes[keep].astype(np.float32), (height, width))
-            full = np.transpose(full.numpy(), (1, 2, 0))
-        else:
-            full = np.zeros((height, width, 0), bool)
-        class_ids = detections[:, 4][keep].astype(np.int32)
-        result = {"rois": rois[keep], "class_ids": class_ids,
-                  "scores": detections[:, 5][keep].astype(np.float32), "masks": full}
-        if self.class_names is not None:
-            result["class_names"] = [self.class_names[i] for i in class_ids]
-        return result
+        return preprocessing.unmold_detections(detections, masks, original_shape,
+                                               molded_shape, window, min_score,
+                                               self.class_names)
 
     def detect(self, images: Sequence, verbose: int = 0,
                min_score: float | None = None) -> list[dict]:

@@ -41,6 +41,7 @@ from pathlib import Path
 
 import h5py
 
+from mrcnn.checkpoints import load_weights_by_name
 from mrcnn.download import (
     DownloadUnavailable,
     describe_checksum,
@@ -263,6 +264,4 @@ def load_pretrained(model, name_or_path: str | os.PathLike,
         return load_classic_weights(model, path, exclude=exclude or ())
     if hasattr(model, "keras_model"):
         return model.load_weights(path, exclude=exclude)
-    from mrcnn.checkpoints import load_weights_by_name
-
     return load_weights_by_name(model, path, exclude or ())

@@ -1,4 +1,5 @@
-"""Training input: loading, molding and padding ground truth, as a ``tf.data`` pipeline."""
+"""Training input: loading, molding (:mod:`mrcnn.preprocessing`) and padding ground truth,
+as a ``tf.data`` pipeline."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import tensorflow as tf
 from mrcnn.data.boxes_from_masks import extract_bboxes
 from mrcnn.data.dataset import load_ground_truth, mask_problems
 from mrcnn.data.image_convert import to_rgb_uint8
-from mrcnn.data.image_meta import compose_image_meta
 from mrcnn.data.resize import minimize_mask, resize_image, resize_mask
+from mrcnn.ops.image_meta import compose_image_meta
+from mrcnn.preprocessing import mold_image
 
 logger = logging.getLogger(__name__)
 
@@ -40,11 +42,6 @@ def layers_regex(layers: str) -> str:
         raise ValueError(f"layers={layers!r} is neither a preset {sorted(LAYER_PRESETS)} "
                          f"nor a valid regular expression: {err}") from None
     return regex
-
-
-def mold_image(image: np.ndarray, config) -> np.ndarray:
-    """uint8 RGB -> float32 network input (mean pixel subtracted)."""
-    return image.astype(np.float32) - np.asarray(config.MEAN_PIXEL, np.float32)
 
 
 def load_image_gt(dataset, config, image_id: int, augmentation: Augmentation | None = None,

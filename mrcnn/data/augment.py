@@ -256,9 +256,6 @@ class Compose:
         return f"Compose({self.steps!r})"
 
 
-Sequential = Compose  # the classic imgaug name
-
-
 def default_augmentation(flip_ud: bool = False, rotate: bool = False) -> Compose:
     """Horizontal flip (p 0.5), scale jitter 0.8-1.25 (p 0.5), brightness or contrast
     (p 0.5); optionally vertical flips and quarter turns (for top-down imagery)."""

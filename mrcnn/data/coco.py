@@ -38,6 +38,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
+from mrcnn.data.coco_format import dataset_to_coco, detections_to_coco
 from mrcnn.data.dataset import Dataset
 
 logger = logging.getLogger(__name__)
@@ -274,15 +275,13 @@ def dataset_coco_json(dataset: Dataset, image_ids: Iterable[int] | None = None,
                       ids: str = "auto") -> dict[str, Any]:
     """COCO json dict of a prepared `Dataset` (ground truth from ``load_mask``).
 
-    Built by :func:`mrcnn.evaluation.coco.dataset_to_coco` (RLE masks; negative class ids
+    Built by :func:`mrcnn.data.coco_format.dataset_to_coco` (RLE masks; negative class ids
     become ``iscrowd: 1``), then made portable: ``ids="auto"`` writes the data set's
     source ids (COCO category and image ids survive a load/export round trip) where
     they are unique integers, else internal ids; ``"source"`` requires them,
     ``"internal"`` never uses them. ``file_name`` is the image path relative to
     ``image_dir`` when given, else the registered ``file_name`` or the path's base name.
     """
-    from mrcnn.evaluation.coco import dataset_to_coco  # evaluation imports mrcnn.data
-
     data = dataset_to_coco(dataset, image_ids)
     class_map, image_map = _id_maps(dataset, ids)
     for category in data["categories"]:
@@ -318,10 +317,8 @@ def export_detections(dataset: Dataset, results: Mapping[int, Mapping[str, np.nd
                       path: str | os.PathLike, ids: str = "auto") -> list[dict[str, Any]]:
     """Write ``MaskRCNN.detect`` results ``{internal image id: result}`` as a COCO results
     json (``[{image_id, category_id, score, bbox, segmentation}]``, via
-    :func:`mrcnn.evaluation.coco.detections_to_coco`), with the same ids as
+    :func:`mrcnn.data.coco_format.detections_to_coco`), with the same ids as
     :func:`export_coco` writes for ``dataset``, so the two files evaluate together."""
-    from mrcnn.evaluation.coco import detections_to_coco
-
     class_map, image_map = _id_maps(dataset, ids)
     entries = []
     for image_id, result in results.items():

@@ -17,8 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from mrcnn.data.boxes_from_masks import extract_bboxes
 from mrcnn.data.image_convert import to_rgb_uint8
 from mrcnn.data.image_io import read_image
+from mrcnn.data.resize import inference_resize_mode, resize_image
 
 logger = logging.getLogger(__name__)
 
@@ -366,13 +368,9 @@ class Dataset:
         if len(empty):
             report(image_id, f"empty mask(s) (no pixel set) for instance(s) {empty.tolist()}")
         if config is not None and masks.shape[2]:
-            from mrcnn.data.boxes_from_masks import extract_bboxes
-            from mrcnn.data.resize import resize_image
-
             _, _, scale, _, _ = resize_image(
                 np.zeros(image.shape[:2] + (1,), np.uint8), config.IMAGE_MIN_DIM,
-                config.IMAGE_MAX_DIM, config.IMAGE_MIN_SCALE,
-                "square" if config.IMAGE_RESIZE_MODE == "crop" else config.IMAGE_RESIZE_MODE)
+                config.IMAGE_MAX_DIM, config.IMAGE_MIN_SCALE, inference_resize_mode(config))
             boxes = extract_bboxes(masks)
             size = (boxes[:, 2:] - boxes[:, :2]) * scale
             small = np.flatnonzero((areas > 0) & (size.min(axis=1) < 1.0))
@@ -386,10 +384,6 @@ class Dataset:
 def _clean_name(name: str) -> str:
     """First comma-separated part of a class name, stripped ("person, human" -> "person")."""
     return name.split(",")[0].strip()
-
-
-# Kept for code that imported the old private helper; the rules live in image_convert.
-_to_rgb_uint8 = to_rgb_uint8
 
 
 def _hashable(value: Any) -> Any:

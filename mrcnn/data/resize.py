@@ -64,6 +64,12 @@ def resize_image(image: np.ndarray, min_dim: int | None = None, max_dim: int | N
     return image, window, scale, padding, crop
 
 
+def inference_resize_mode(config) -> str:
+    """``config.IMAGE_RESIZE_MODE`` as inference applies it: "crop" (a random crop, for
+    training) resizes as "square", so the whole image is seen."""
+    return "square" if config.IMAGE_RESIZE_MODE == "crop" else config.IMAGE_RESIZE_MODE
+
+
 def _resize(array: np.ndarray, size: tuple[int, int], interpolation: int) -> np.ndarray:
     """cv2.resize for ``[H, W]`` or ``[H, W, C]`` arrays with any number of channels."""
     out_h, out_w = size

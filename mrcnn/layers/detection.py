@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import keras
 import tensorflow as tf
 
-from mrcnn.data.image_meta import parse_image_meta
 from mrcnn.ops.boxes import clip_boxes, decode_boxes, norm_boxes
+from mrcnn.ops.image_meta import parse_image_meta
 from mrcnn.precision import Float32Layer
 
 

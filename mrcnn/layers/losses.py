@@ -82,13 +82,9 @@ def mrcnn_mask_loss(target_masks: tf.Tensor, target_class_ids: tf.Tensor,
     return _masked_mean(bce, positive)
 
 
-LOSSES = {
-    "rpn_class_loss": rpn_class_loss,
-    "rpn_bbox_loss": rpn_bbox_loss,
-    "mrcnn_class_loss": mrcnn_class_loss,
-    "mrcnn_bbox_loss": mrcnn_bbox_loss,
-    "mrcnn_mask_loss": mrcnn_mask_loss,
-}
+# Each function is named after its loss (mrcnn.config.LOSS_NAMES, the graph's output order).
+LOSSES = {fn.__name__: fn for fn in (rpn_class_loss, rpn_bbox_loss, mrcnn_class_loss,
+                                     mrcnn_bbox_loss, mrcnn_mask_loss)}
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")

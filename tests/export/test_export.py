@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import types
 
 import cv2
 import keras
@@ -13,9 +12,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mrcnn.export import _mold, export_saved_model, resize_like_cv2
+from mrcnn import preprocessing
+from mrcnn.export import export_saved_model
 from mrcnn.heads.mask import MASK_HEADS
 from mrcnn.model import MaskRCNN
+from mrcnn.ops.boxes import norm_boxes
+from mrcnn.ops.image_meta import parse_image_meta
+from mrcnn.preprocessing import mold_inputs_tf, resize_like_cv2, unmold_detections_tf
 from tests.conftest import tiny_config
 
 
@@ -32,15 +35,54 @@ def test_resize_matches_opencv_bit_for_bit(src, dst):
 @pytest.mark.parametrize("mode", ["square", "pad64", "none"])
 def test_molding_in_tensorflow_equals_the_numpy_path(mode):
     config = tiny_config(IMAGE_RESIZE_MODE=mode, IMAGE_MIN_DIM=64, IMAGES_PER_GPU=1)
-    fake = types.SimpleNamespace(config=config)
     rng = np.random.default_rng(1)
     for shape in [(48, 40), (100, 150), (64, 64), (200, 90), (37, 130)]:
         image = rng.integers(0, 256, shape + (3,), dtype=np.uint8)
-        molded, metas, windows = MaskRCNN.mold_inputs(fake, [image])
-        tf_molded, tf_metas, tf_window, _ = _mold(tf.constant(image[None]), config)
+        molded, metas, windows = preprocessing.mold_inputs([image], config)
+        tf_molded, tf_metas, tf_window, tf_hw = mold_inputs_tf(tf.constant(image[None]), config)
         np.testing.assert_array_equal(tf_molded.numpy(), molded)
         np.testing.assert_allclose(tf_metas.numpy(), metas, rtol=1e-6)
         np.testing.assert_array_equal(tf_window.numpy(), windows[0])
+        np.testing.assert_array_equal(tf_hw.numpy(), molded.shape[1:3])
+
+
+@pytest.mark.parametrize("mode", ["square", "pad64", "none"])
+def test_unmolding_in_tensorflow_equals_the_numpy_path(mode):
+    """Random detections (some degenerate after unmolding, zero rows as padding) give the
+    same boxes, classes, scores and pasted masks through both paths."""
+    config = tiny_config(IMAGE_RESIZE_MODE=mode, IMAGE_MIN_DIM=64, IMAGES_PER_GPU=1)
+    rng = np.random.default_rng(2)
+    for shape in [(48, 40), (100, 150), (37, 130)]:
+        _, metas, windows = preprocessing.mold_inputs([np.zeros(shape + (3,), np.uint8)],
+                                                      config)
+        molded_hw = parse_image_meta(metas[0])["image_shape"][:2].astype(int)
+        window = windows[0]
+        batch, rows, count = 2, 8, [6, 3]
+        detections = np.zeros((batch, rows, 6), np.float32)
+        masks = np.zeros((batch, rows, 28, 28), np.float32)
+        for b in range(batch):
+            y1, x1, y2, x2 = window
+            corners = rng.uniform([y1, x1], [y2, x2], (count[b], 2, 2))
+            boxes = np.concatenate([corners.min(axis=1), corners.max(axis=1)], axis=1)
+            boxes[0, 2:] = boxes[0, :2] + 0.2  # rounds to an empty box: dropped
+            detections[b, :count[b], :4] = norm_boxes(boxes, molded_hw).numpy()
+            detections[b, :count[b], 4] = rng.integers(1, config.NUM_CLASSES, count[b])
+            detections[b, :count[b], 5] = np.sort(rng.uniform(0.5, 1.0, count[b]))[::-1]
+            masks[b, :count[b]] = rng.uniform(0, 1, (count[b], 28, 28))
+        out = unmold_detections_tf(tf.constant(detections), tf.constant(masks), window,
+                                   molded_hw, *shape)
+        out = {k: v.numpy() for k, v in out.items()}
+        for b in range(batch):
+            r = preprocessing.unmold_detections(detections[b], masks[b], shape + (3,),
+                                                tuple(molded_hw) + (3,), window)
+            n = int(out["num_detections"][b])
+            assert n == len(r["class_ids"]) < count[b]
+            np.testing.assert_array_equal(out["boxes"][b, :n], r["rois"])
+            np.testing.assert_array_equal(out["class_ids"][b, :n], r["class_ids"])
+            np.testing.assert_array_equal(out["scores"][b, :n], r["scores"])
+            np.testing.assert_array_equal(out["masks"][b, :n].astype(bool),
+                                          r["masks"].transpose(2, 0, 1))
+            assert not out["masks"][b, n:].any() and not out["boxes"][b, n:].any()
 
 
 @pytest.fixture(scope="module", params=sorted(MASK_HEADS))

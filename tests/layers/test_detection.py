@@ -3,8 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
-from mrcnn.data.image_meta import compose_image_meta
 from mrcnn.layers import DetectionBoxes, DetectionLayer, SelectClassMasks, ValidDetectionRows
+from mrcnn.ops.image_meta import compose_image_meta
 from tests.twins import np_decode, np_iou
 
 STD = np.array([0.1, 0.1, 0.2, 0.2], np.float32)

@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from mrcnn.config import LOSS_NAMES
 from mrcnn.layers import LossLayer
 from mrcnn.layers.losses import (
+    LOSSES,
     mrcnn_bbox_loss,
     mrcnn_class_loss,
     mrcnn_mask_loss,
@@ -197,3 +199,9 @@ def test_loss_layer_dispatches(rng):
         np_rpn_class_loss(match, logits), rel=1e-5)
     with pytest.raises(ValueError):
         LossLayer("nope")
+
+
+def test_each_loss_name_has_its_function():
+    """LOSS_NAMES (mrcnn.config: LOSS_WEIGHTS' keys, the training graph's output order)
+    and the loss functions name the same losses."""
+    assert tuple(LOSSES) == LOSS_NAMES

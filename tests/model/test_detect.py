@@ -7,6 +7,7 @@ import pytest
 
 from mrcnn.model import MaskRCNN
 from mrcnn.ops.boxes import norm_boxes
+from mrcnn.ops.image_meta import parse_image_meta
 from tests.conftest import tiny_config
 
 
@@ -63,8 +64,9 @@ def test_unmold_maps_a_box_back_onto_the_same_pixels(detector, shape, box):
     and a full mask for it covers exactly the box."""
     image = np.zeros(shape + (3,), np.uint8)
     _, metas, windows = detector.mold_inputs([image])
-    molded_shape = tuple(int(v) for v in metas[0, 4:7])
-    scale = float(metas[0, 11])
+    meta = parse_image_meta(metas[0])
+    molded_shape = tuple(int(v) for v in meta["image_shape"])
+    scale = float(meta["scale"])
     y1, x1, wy2, wx2 = windows[0]
     molded_box = np.array(box, np.float32) * scale + np.array([y1, x1, y1, x1])
     normalized = norm_boxes(molded_box[None], molded_shape[:2]).numpy()[0]

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from mrcnn.graph import LOSS_NAMES, build_graph
 from mrcnn.heads.mask import MASK_HEADS
+from mrcnn.ops.image_meta import compose_image_meta
 from mrcnn.training import build_dataset
 from tests.conftest import tiny_config
 
@@ -19,6 +20,7 @@ def test_training_graph_outputs_five_finite_scalar_losses(head, shapes64):
     assert [i.name for i in model.inputs] == [
         "input_image", "input_image_meta", "input_gt_class_ids", "input_gt_boxes",
         "input_gt_masks"]
+    assert model.output_names == list(LOSS_NAMES)
     batch = next(iter(build_dataset(shapes64, config, shuffle=False)))
     assert batch["input_image"].shape == (2, 64, 64, 3)
     assert batch["input_gt_masks"].shape == (2, 64, 64, config.MAX_GT_INSTANCES)
@@ -36,9 +38,8 @@ def test_inference_graph_output_shapes(head):
     config = tiny_config(MASK_HEAD=head, DETECTION_MIN_CONFIDENCE=0.0)
     model = build_graph("inference", config)
     images = np.random.default_rng(0).normal(size=(3, 64, 64, 3)).astype("float32")
-    meta = np.zeros((3, config.IMAGE_META_SIZE), "float32")
-    meta[:, 4:7] = (64, 64, 3)
-    meta[:, 7:11] = (0, 0, 64, 64)
+    meta = np.stack([compose_image_meta(0, (64, 64, 3), (64, 64, 3), (0, 0, 64, 64), 1.0,
+                                        np.ones(config.NUM_CLASSES))] * 3)
     out = model([images, meta], training=False)
     d = config.DETECTION_MAX_INSTANCES
     assert out["detections"].shape == (3, d, 6)

@@ -52,6 +52,9 @@ from typing import Any
 
 import numpy as np
 
+# config.py imports this module only inside functions (to look heads up when validating).
+from mrcnn.config import Config
+
 
 @dataclass(frozen=True)
 class MaskHeadSpec:
@@ -79,8 +82,6 @@ def register_mask_head(name: str, upsampling: int = 2,
                        validate: Callable | None = None,
                        class_specific_layers: tuple[str, ...] | list[str] = ()) -> Callable:
     """Decorator registering a mask-head builder under ``name`` (see the module docstring)."""
-    from mrcnn.config import Config  # config.py imports this module only inside functions
-
     if not isinstance(upsampling, int) or isinstance(upsampling, bool) or upsampling < 1:
         raise ValueError(f"mask head {name!r}: upsampling must be a positive integer")
     settings = dict(settings or {})
