@@ -354,6 +354,12 @@ class MaskRCNN:
         if names is not None and len(names) == config.NUM_CLASSES:
             self.class_names = list(names)
         self._use_strategy(strategy)
+        if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            raise NotImplementedError(
+                "MaskRCNN.train cannot run under MultiWorkerMirroredStrategy: Keras 3's "
+                "Model.fit does not accept its distributed batches (keras-team/keras#20585, "
+                "open for Keras 3.5-3.15). Train on one machine with MirroredStrategy (one "
+                "replica per GPU) until a training loop without fit lands here.")
         if self.strategy is not None:
             replicas = self.strategy.num_replicas_in_sync
             if config.BATCH_SIZE % replicas:

@@ -2,10 +2,13 @@
 
     python -m tests.reliability._train_script resume MODEL_DIR EPOCHS [--resume]
     python -m tests.reliability._train_script distribute OUT_JSON
+    TF_CONFIG=... python -m tests.reliability._train_script multiworker OUT_JSON
 
 ``resume``: tiny shapes training writing checkpoints; one JSON line per event goes to
 MODEL_DIR/progress.jsonl. ``distribute``: one SGD step on the same batch without and with
 a two-replica MirroredStrategy on two logical CPUs; losses and weight updates to OUT_JSON.
+``multiworker``: the same step as one worker of a MultiWorkerMirroredStrategy cluster
+(``TF_CONFIG``), or without ``TF_CONFIG`` as the single-process reference.
 """
 
 from __future__ import annotations
@@ -58,21 +61,9 @@ def resume_main(model_dir: str, epochs: int, resume: bool) -> None:
     emit(done=model.epoch, log_dir=model.log_dir)
 
 
-def distribute_main(out_path: str) -> None:
-    import tensorflow as tf
-
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(
-        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    # Same op, same inputs, same bits: what is left between the two runs is the order of
-    # float32 sums (a batch of 2 on one device against 1 + 1 on two).
-    tf.config.experimental.enable_op_determinism()
-
-    import keras
-    import numpy as np
-
+def deterministic_setup():
+    """``(config, dataset)`` of a step whose result cannot depend on rounding (see below)."""
     from mrcnn.data import ShapesDataset
-    from mrcnn.model import MaskRCNN
     from tests.conftest import tiny_config
 
     # Targets that cannot depend on rounding: every anchor becomes a proposal (no top-k
@@ -95,31 +86,81 @@ def distribute_main(out_path: str) -> None:
     extra = {k: v for k, v in dataset.image_info[0].items() if k not in ("id", "source", "path")}
     dataset.add_image("shapes", image_id=1, path=None, **extra)
     dataset.prepare()
+    return config, dataset
 
-    keras.utils.set_random_seed(0)
-    results = {"anchors": anchors}
-    lr = 0.01
-    single = MaskRCNN("training", config, os.path.join(os.path.dirname(out_path), "single"))
-    bbox_pred = single.keras_model.get_layer("rpn_bbox_pred")
+
+LEARNING_RATE = 0.01
+
+
+def one_step(model, dataset, out_path: str) -> dict:
+    """Train ``model`` one SGD step from zeroed ``rpn_bbox_pred``; write the gradient
+    (weight change / -lr) to ``out_path.npz`` and return the losses and counts."""
+    import numpy as np
+
+    bbox_pred = model.keras_model.get_layer("rpn_bbox_pred")
     bbox_pred.set_weights([np.zeros_like(w) for w in bbox_pred.get_weights()])
-    initial = single.keras_model.get_weights()
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-    mirrored = MaskRCNN("training", config, os.path.join(os.path.dirname(out_path), "mirror"),
-                        strategy=strategy)
-    mirrored.keras_model.set_weights(initial)
-    for name, model in (("single", single), ("mirrored", mirrored)):
-        history = model.train(dataset, None, lr, epochs=1, layers="all", verbose=0)
-        after = model.keras_model.get_weights()
-        names = [v.path for v in model.keras_model.weights]
-        results[name] = {
-            "losses": {k: float(v[-1]) for k, v in history.history.items()},
+    initial = model.keras_model.get_weights()
+    history = model.train(dataset, None, LEARNING_RATE, epochs=1, layers="all", verbose=0)
+    after = model.keras_model.get_weights()
+    names = [v.path for v in model.keras_model.weights]
+    np.savez(out_path + ".npz",
+             **{n: (b - a) / -LEARNING_RATE for n, a, b in zip(names, initial, after)})
+    return {"losses": {k: float(v[-1]) for k, v in history.history.items()},
             "replicas": model.strategy.num_replicas_in_sync if model.strategy else 1,
             "iterations": int(model.keras_model.optimizer.iterations.numpy()),
-        }
-        np.savez(out_path + f".{name}.npz",
-                 **{n: (b - a) / -lr for n, a, b in zip(names, initial, after)})
+            "log_dir": model.log_dir}
+
+
+def distribute_main(out_path: str) -> None:
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    # Same op, same inputs, same bits: what is left between the two runs is the order of
+    # float32 sums (a batch of 2 on one device against 1 + 1 on two).
+    tf.config.experimental.enable_op_determinism()
+
+    import keras
+
+    from mrcnn.model import MaskRCNN
+
+    config, dataset = deterministic_setup()
+    keras.utils.set_random_seed(0)
+    results = {}
+    folder = os.path.dirname(out_path)
+    single = MaskRCNN("training", config, os.path.join(folder, "single"))
+    initial = single.keras_model.get_weights()
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    mirrored = MaskRCNN("training", config, os.path.join(folder, "mirror"), strategy=strategy)
+    mirrored.keras_model.set_weights(initial)
+    for name, model in (("single", single), ("mirrored", mirrored)):
+        results[name] = one_step(model, dataset, f"{out_path}.{name}")
     with open(out_path, "w") as f:
         json.dump(results, f)
+
+
+def multiworker_main(out_path: str) -> None:
+    """One worker of a MultiWorkerMirroredStrategy cluster (``TF_CONFIG`` set by the
+    caller), or with ``TF_CONFIG`` unset the single-process reference: one step each."""
+    import tensorflow as tf
+
+    # The strategy first: it must exist before any other TensorFlow call of the process.
+    strategy = (tf.distribute.MultiWorkerMirroredStrategy() if os.environ.get("TF_CONFIG")
+                else None)
+    tf.config.experimental.enable_op_determinism()
+
+    import keras
+
+    from mrcnn.model import MaskRCNN
+
+    config, dataset = deterministic_setup()
+    keras.utils.set_random_seed(0)
+    model = MaskRCNN("training", config, os.path.join(os.path.dirname(out_path), "logs"),
+                     strategy=strategy)
+    result = one_step(model, dataset, out_path)
+    with open(out_path, "w") as f:
+        json.dump(result, f)
 
 
 if __name__ == "__main__":
@@ -127,5 +168,7 @@ if __name__ == "__main__":
         resume_main(sys.argv[2], int(sys.argv[3]), "--resume" in sys.argv[4:])
     elif sys.argv[1] == "distribute":
         distribute_main(sys.argv[2])
+    elif sys.argv[1] == "multiworker":
+        multiworker_main(sys.argv[2])
     else:
         raise SystemExit(__doc__)
