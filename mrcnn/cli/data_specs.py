@@ -59,8 +59,10 @@ class DataSpec:
         """A short name for log folders and result folders."""
         if self.kind == "shapes":
             return "shapes"
-        base = os.path.basename(os.path.normpath(self.parts[0]))
-        stem = os.path.splitext(base)[0] or self.kind
+        path = os.path.abspath(self.parts[0])
+        if self.kind == "labels":  # IMAGES is often a generic "images" or "PNGImages"
+            path = os.path.dirname(path)
+        stem = os.path.splitext(os.path.basename(path))[0] or self.kind
         return f"{self.kind}_{stem}".replace(" ", "_")
 
 
