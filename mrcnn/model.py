@@ -1,11 +1,12 @@
-"""MaskRCNN: the user-facing model (train, detect, load and save weights)."""
+"""MaskRCNN: the user-facing model (train, detect, load and save weights).
+
+Training itself is :class:`mrcnn.trainer.Trainer`'s; ``MaskRCNN.train`` is its front.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import datetime
 import glob
-import logging
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -15,147 +16,22 @@ import numpy as np
 import tensorflow as tf
 
 from mrcnn import preprocessing
-from mrcnn.checkpoints import (
-    AtomicCheckpoint,
-    is_chief,
-    load_training_state,
-    load_weights_by_name,
-    non_finite,
-    optimizer_state,
-    remove_stale_temporaries,
-    restore_optimizer_state,
-    save_weights_atomically,
-    state_path,
-)
-from mrcnn.config import LOSS_NAMES, ConfigError
+from mrcnn.checkpoints import load_weights_by_name, save_weights_atomically
 from mrcnn.graph import build_graph
 from mrcnn.migration import is_classic_weights_file, load_classic_weights
 from mrcnn.model_info import checkpoint_info, config_from_checkpoint, read_info
-from mrcnn.precision import training_optimizer
-from mrcnn.training import build_dataset, layers_regex
+from mrcnn.trainer import (
+    NonFiniteLossError,
+    StopOnNonFiniteLoss,
+    Trainer,
+    TrainingModel,
+    make_optimizer,
+    set_trainable,
+)
 
-logger = logging.getLogger(__name__)
-
-
-class TrainingModel(keras.Model):
-    """The functional training graph with a train step that sums the weighted losses.
-
-    Each loss and their weighted total are reported under their own names
-    (``rpn_class_loss`` ... ``total_loss``).
-    """
-
-    def __init__(self, *args, loss_weights: dict[str, float] | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.loss_weights_by_name = dict(loss_weights or {n: 1.0 for n in LOSS_NAMES})
-        self.trackers = {name: keras.metrics.Mean(name=name)
-                         for name in (*LOSS_NAMES, "total_loss")}
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
-
-    def _weighted_losses(self, data, training: bool):
-        inputs, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        losses = dict(zip(LOSS_NAMES, self(inputs, training=training)))
-        total = tf.add_n([self.loss_weights_by_name[n] * losses[n] for n in LOSS_NAMES])
-        return losses, total
-
-    def _report(self, losses, total):
-        for name, value in losses.items():
-            self.trackers[name].update_state(value)
-        self.trackers["total_loss"].update_state(total)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
-
-    def train_step(self, data):
-        with tf.GradientTape() as tape:
-            losses, total = self._weighted_losses(data, training=True)
-            # Under tf.distribute each replica sees 1/N of the global batch and the
-            # optimizer sums the replicas' gradients: scale so the sum is the gradient
-            # of the mean over replicas (N = 1 without a strategy).
-            replicas = tf.distribute.get_strategy().num_replicas_in_sync
-            scaled = total / tf.cast(replicas, total.dtype)
-            # Loss scaling under mixed_float16 (a no-op for other optimizers).
-            scaled = self.optimizer.scale_loss(scaled)
-        variables = self.trainable_variables
-        grads = tape.gradient(scaled, variables)
-        self.optimizer.apply_gradients(
-            [(g, v) for g, v in zip(grads, variables) if g is not None])
-        return self._report(losses, total)
-
-    def test_step(self, data):
-        return self._report(*self._weighted_losses(data, training=False))
-
-
-class NonFiniteLossError(FloatingPointError):
-    """Training stopped because a loss became NaN or infinite.
-
-    Attributes: ``epoch`` and ``step`` (1-based), ``losses`` (the non-finite terms),
-    ``checkpoint`` (the last good checkpoint, or None) and ``history``.
-    """
-
-    def __init__(self, message: str, epoch: int, step: int | None, losses: dict,
-                 checkpoint: str | None, history=None):
-        super().__init__(message)
-        self.epoch, self.step, self.losses = epoch, step, losses
-        self.checkpoint, self.history = checkpoint, history
-
-
-class StopOnNonFiniteLoss(keras.callbacks.Callback):
-    """Stop training at the first step (or validation) whose loss is NaN or Inf and
-    remember where: ``epoch``/``step`` (1-based) and the non-finite loss terms."""
-
-    def __init__(self, names: Sequence[str] = (*LOSS_NAMES, "total_loss")):
-        super().__init__()
-        self.names = tuple(names)
-        self.epoch: int | None = None
-        self.step: int | None = None
-        self.losses: dict[str, float] = {}
-        self._current_epoch = 0
-
-    @property
-    def stopped(self) -> bool:
-        return self.epoch is not None
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._current_epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.stopped:
-            return
-        bad = non_finite(logs, self.names)
-        if bad:
-            self.epoch, self.step, self.losses = self._current_epoch + 1, batch + 1, bad
-            self.model.stop_training = True
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self.stopped:
-            return
-        bad = non_finite(logs, self.names + tuple(f"val_{n}" for n in self.names))
-        if bad:
-            self.epoch, self.step, self.losses = epoch + 1, None, bad
-            self.model.stop_training = True
-
-    def message(self) -> str:
-        first = next((n for n in (*self.names, *(f"val_{n}" for n in self.names))
-                      if n in self.losses), next(iter(self.losses)))
-        where = (f"epoch {self.epoch}, step {self.step}" if self.step is not None
-                 else f"epoch {self.epoch} (validation)")
-        others = ", ".join(f"{k} = {v}" for k, v in self.losses.items() if k != first)
-        return (f"non-finite loss at {where}: {first} = {self.losses[first]}"
-                + (f" (also {others})" if others else "") + "; training stopped")
-
-
-def make_optimizer(config, learning_rate: float) -> keras.optimizers.Optimizer:
-    """SGD with momentum or AdamW, decoupled weight decay (not on BN and biases), clipping."""
-    kwargs = {"learning_rate": learning_rate, "weight_decay": config.WEIGHT_DECAY or None,
-              "global_clipnorm": config.GRADIENT_CLIP_NORM}
-    if config.OPTIMIZER == "adamw":
-        optimizer = keras.optimizers.AdamW(**kwargs)
-    else:
-        optimizer = keras.optimizers.SGD(momentum=config.LEARNING_MOMENTUM, **kwargs)
-    if config.WEIGHT_DECAY:
-        optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
-    return optimizer
+# The training names are defined in mrcnn.trainer and stay importable from here.
+__all__ = ["MaskRCNN", "NonFiniteLossError", "StopOnNonFiniteLoss", "Trainer",
+           "TrainingModel", "make_optimizer"]
 
 
 class MaskRCNN:
@@ -184,11 +60,10 @@ class MaskRCNN:
         self.epoch = 0
         self.log_dir: str | None = None
         self.strategy = strategy
-        # Optimizer variables carried to the next train() call: from the previous call,
-        # or from the ``.state.npz`` beside a checkpoint given to load_weights().
-        self._optimizer_state: dict | None = None
         self.keras_model = self._build()
         self._predict = None
+        # The fit loop, and the optimizer state it carries to the next train() call.
+        self.trainer = Trainer(self) if mode == "training" else None
 
     def _scope(self):
         return self.strategy.scope() if self.strategy is not None else contextlib.nullcontext()
@@ -277,34 +152,17 @@ class MaskRCNN:
         if match:
             self.epoch = int(match.group(1))
             self.log_dir = os.path.dirname(path)
-        if self.mode == "training":
+        if self.trainer is not None:
             # The optimizer state saved with the checkpoint (if any) is restored by the
             # next train() call; other weights make the previous state meaningless.
-            self._optimizer_state = None
-            state_file = state_path(path) if path.endswith(".weights.h5") else None
-            if state_file and os.path.exists(state_file):
-                try:
-                    self._optimizer_state = load_training_state(state_file)
-                except Exception as error:  # a damaged state must not block the weights
-                    logger.warning("could not read %s (%s): the optimizer starts fresh",
-                                   state_file, error)
+            self.trainer.load_optimizer_state(path)
         return report
 
     # ------------------------------------------------------------------ training
     def set_trainable(self, layers: str) -> list[str]:
         """Make layers whose name fully matches ``layers`` (preset or regex) trainable;
         returns the names of trainable layers that have weights."""
-        regex = re.compile(layers_regex(layers))
-        trained = []
-        for layer in self.keras_model.layers:
-            if not layer.weights:
-                continue
-            layer.trainable = bool(regex.fullmatch(layer.name))
-            if layer.trainable:
-                trained.append(layer.name)
-        if not trained:
-            raise ValueError(f"layers={layers!r} matches no layer with weights")
-        return trained
+        return set_trainable(self.keras_model, layers)
 
     def train(self, train_dataset, val_dataset, learning_rate: float | None = None,
               epochs: int | None = None, layers: str = "heads", augmentation=None,
@@ -335,111 +193,23 @@ class MaskRCNN:
         Raises ``ValueError`` when a data set's ``num_classes`` differs from
         ``config.NUM_CLASSES``, and :class:`NonFiniteLossError` (naming the epoch, step
         and loss term) when a loss becomes NaN/Inf; the last good checkpoint is kept.
+
+        The loop itself is ``self.trainer``'s (:class:`mrcnn.trainer.Trainer`).
         """
-        if self.mode != "training":
+        if self.trainer is None:
             raise RuntimeError("create the model with mode='training' to train it")
         if epochs is None:
             raise TypeError("train() needs epochs (the epoch number to train until)")
-        config = self.config
         if learning_rate is None:
-            learning_rate = config.LEARNING_RATE
+            learning_rate = self.config.LEARNING_RATE
         if augmentation is None:
-            augmentation = config.AUGMENTATION
+            augmentation = self.config.AUGMENTATION
         elif augmentation is False:
             augmentation = None
-        for name, dataset in (("train_dataset", train_dataset), ("val_dataset", val_dataset)):
-            if dataset is not None:
-                self._check_dataset(name, dataset)
-        names = getattr(train_dataset, "class_names", None)
-        if names is not None and len(names) == config.NUM_CLASSES:
-            self.class_names = list(names)
-        self._use_strategy(strategy)
-        if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
-            raise NotImplementedError(
-                "MaskRCNN.train cannot run under MultiWorkerMirroredStrategy: Keras 3's "
-                "Model.fit does not accept its distributed batches (keras-team/keras#20585, "
-                "open for Keras 3.5-3.15). Train on one machine with MirroredStrategy (one "
-                "replica per GPU) until a training loop without fit lands here.")
-        if self.strategy is not None:
-            replicas = self.strategy.num_replicas_in_sync
-            if config.BATCH_SIZE % replicas:
-                raise ConfigError(
-                    f"{type(config).__name__}.BATCH_SIZE = {config.BATCH_SIZE} (IMAGES_PER_GPU "
-                    f"x GPU_COUNT) is the global batch and must split evenly over the "
-                    f"strategy's {replicas} replicas; set GPU_COUNT = {replicas}")
-        if resume and self._optimizer_state is None and self.epoch == 0:
-            try:
-                last = self.find_last()
-            except FileNotFoundError:
-                logger.info("resume=True: no checkpoint of %r under %r yet; starting fresh",
-                            config.NAME, self.model_dir)
-            else:
-                self.load_weights(last)
-                logger.info("resuming from %s (epoch %d)", last, self.epoch)
-        if self.log_dir is None:
-            stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
-            self.log_dir = os.path.join(self.model_dir, f"{config.NAME.lower()}{stamp}")
-        os.makedirs(self.log_dir, exist_ok=True)
-        remove_stale_temporaries(self.log_dir)
-        self.set_trainable(layers)
-        with self._scope():
-            optimizer = make_optimizer(config, learning_rate)
-            stepper = training_optimizer(optimizer, config.DTYPE_POLICY)  # loss scaling
-            # Keras' default jit_compile="auto" turns XLA on where a GPU is present, and the
-            # graph cannot be compiled (see _predict_fn): always off.
-            self.keras_model.compile(optimizer=stepper, jit_compile=False)
-            stepper.build(self.keras_model.trainable_variables)
-            if self._optimizer_state is not None:
-                restore_optimizer_state(optimizer, self._optimizer_state)
-        train_data = build_dataset(train_dataset, config, shuffle=True,
-                                   augmentation=augmentation, seed=seed + self.epoch)
-        val_data = (build_dataset(val_dataset, config, shuffle=True, seed=seed)
-                    if val_dataset is not None else None)
-        pattern = os.path.join(self.log_dir,
-                               f"mask_rcnn_{config.NAME.lower()}_{{epoch:04d}}.weights.h5")
-        chief = is_chief(self.strategy)
-        guard = StopOnNonFiniteLoss()
-        checkpoint = AtomicCheckpoint(pattern, write=chief,
-                                      info=checkpoint_info(config, self.class_names))
-        previous = (pattern.format(epoch=self.epoch) if self.epoch else None)
-        checkpoint.last_saved = previous if previous and os.path.exists(previous) else None
-        callbacks = [guard, checkpoint, *(custom_callbacks or [])]
-        if chief:
-            callbacks.insert(0, keras.callbacks.TensorBoard(self.log_dir, write_graph=False))
-        history = self.keras_model.fit(
-            train_data, initial_epoch=self.epoch, epochs=epochs,
-            steps_per_epoch=config.STEPS_PER_EPOCH, validation_data=val_data,
-            validation_steps=config.VALIDATION_STEPS if val_data is not None else None,
-            callbacks=callbacks, verbose=verbose, shuffle=False)
-        if guard.stopped:
-            # The failing epoch did not finish; the weights in memory are not usable.
-            self.epoch = guard.epoch - 1
-            self._optimizer_state = None
-            last = checkpoint.last_saved
-            raise NonFiniteLossError(
-                guard.message() + (f". The last good checkpoint is {last}: reload it with "
-                                   "load_weights() and lower the learning rate (or check "
-                                   "the data) before training on" if last else
-                                   ". No checkpoint was written by this run"),
-                guard.epoch, guard.step, guard.losses, last, history)
-        if history.epoch:
-            self.epoch = max(self.epoch, history.epoch[-1] + 1)
-        self._optimizer_state = optimizer_state(optimizer, self.epoch)
-        return history
-
-    def _check_dataset(self, name: str, dataset) -> None:
-        """A data set must be prepared and have the configuration's number of classes."""
-        num_classes = getattr(dataset, "num_classes", None)
-        if num_classes is None:
-            raise ValueError(f"{name} ({type(dataset).__name__}) has no num_classes: call "
-                             "its prepare() before training")
-        config = self.config
-        if num_classes != config.NUM_CLASSES:
-            raise ValueError(
-                f"{name} ({type(dataset).__name__}) has num_classes = {num_classes} "
-                f"(background included) but {type(config).__name__}.NUM_CLASSES = "
-                f"{config.NUM_CLASSES}; set NUM_CLASSES = {num_classes} (1 + the number of "
-                "classes added with add_class)")
+        return self.trainer.train(train_dataset, val_dataset, learning_rate, epochs,
+                                  layers=layers, augmentation=augmentation,
+                                  custom_callbacks=custom_callbacks, seed=seed,
+                                  verbose=verbose, resume=resume, strategy=strategy)
 
     # ------------------------------------------------------------------ inference
     def mold_inputs(self, images: Sequence[np.ndarray]):

@@ -221,8 +221,14 @@ def test_detect_on_tiny_and_elongated_images(detector, shape):
     (np.zeros((0, 10, 3), np.uint8), r"image 1: empty image"),
     (np.full((8, 8, 3), np.nan, np.float32), r"image 1: 192 pixel value\(s\) are NaN"),
     (np.array([[1.0, np.inf]]), r"image 1: 1 pixel value\(s\) are NaN or infinite"),
-    ("not an image", r"image 1: expected an image of shape"),
+    (b"\x89PNG", r"image 1: expected a numpy array, a PIL image or a file path, got "
+                  r"builtins.bytes"),
 ])
 def test_detect_rejects_bad_images_naming_the_index(detector, bad, message):
     with pytest.raises(ValueError, match=message):
         detector.detect([random_image(16, 16), bad])
+
+
+def test_detect_takes_a_string_as_a_path_and_names_it_when_missing(detector):
+    with pytest.raises(FileNotFoundError, match=r"image 1 \(not an image\): file not found"):
+        detector.detect([random_image(16, 16), "not an image"])
