@@ -17,10 +17,9 @@ missing, checks the extracted files and puts them in ``--data DIR`` / ``$MRCNN_D
 
     python samples/pennfudan/train.py --download --heads fcn unet
 
-Measured on the project's 2-core CPU (2026-11-22, nothing else running): 0.2 s a step
-for FCN and 0.41 s for U-Net; with the defaults (20 epochs x 100 steps) 7.5 + 13 minutes
-of training and 20.6 minutes in all for both heads. Held-out mask AP / AP50: FCN 0.249 /
-0.758, U-Net 0.283 / 0.760 (see samples/README.md).
+Measured results (3-seed verdict, per-seed paired differences, times, and the
+classic-geometry run before it) are in samples/README.md; ``--resume`` continues an
+interrupted multi-seed run, and ``--heads fcn unet fcn_deep`` adds the FLOP-matched control.
 """
 
 from __future__ import annotations
