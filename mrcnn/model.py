@@ -19,7 +19,7 @@ from mrcnn import preprocessing
 from mrcnn.checkpoints import load_weights_by_name, save_weights_atomically
 from mrcnn.graph import build_graph
 from mrcnn.migration import is_classic_weights_file, load_classic_weights
-from mrcnn.model_info import checkpoint_info, config_from_checkpoint, read_info
+from mrcnn.model_info import checkpoint_info, config_from_info, read_info, stored_info
 from mrcnn.trainer import (
     NonFiniteLossError,
     StopOnNonFiniteLoss,
@@ -100,14 +100,16 @@ class MaskRCNN:
 
     @classmethod
     def from_checkpoint(cls, path: str, mode: str = "inference", model_dir: str = "logs",
-                        **overrides) -> MaskRCNN:
+                        info: dict | None = None, **overrides) -> MaskRCNN:
         """The model saved in ``path`` (a ``.weights.h5`` written by this library), built
         from the config stored in it, with its weights and class names. ``overrides``
         replace config fields, e.g. ``DETECTION_MIN_CONFIDENCE=0.3`` or
-        ``IMAGES_PER_GPU=1``."""
+        ``IMAGES_PER_GPU=1``. ``info``: the record of ``path`` if the caller has already
+        read it (:func:`mrcnn.model_info.stored_info`), so the file is not read twice."""
         if not os.path.exists(path):
             raise FileNotFoundError(f"weights file not found: {path}")
-        config, class_names = config_from_checkpoint(path, **overrides)
+        config, class_names = config_from_info(info if info is not None else stored_info(path),
+                                               **overrides)
         model = cls(mode, config, model_dir, class_names=class_names)
         report = model.load_weights(path)
         if report["mismatched"] or report["missing"]:

@@ -141,13 +141,25 @@ def read_info(path: str) -> dict[str, Any] | None:
     return info
 
 
-def config_from_checkpoint(path: str, **overrides) -> tuple[Config, list[str] | None]:
-    """``(config, class names)`` stored in the checkpoint ``path``; a ValueError says what
-    to do when it has none."""
+def stored_info(path: str) -> dict[str, Any]:
+    """The ``mrcnn_info`` record of the checkpoint ``path``; a ValueError says what to do
+    when it has none."""
     info = read_info(path)
     if info is None:
         raise ValueError(f"{path} carries no config (it was not saved by this version of "
                          "mrcnn): build MaskRCNN with your Config and call load_weights()")
+    return info
+
+
+def config_from_info(info: dict[str, Any], **overrides) -> tuple[Config, list[str] | None]:
+    """``(config, class names)`` of a :func:`stored_info` record; ``overrides`` replace
+    stored fields as in :func:`config_from_fields`."""
     config = config_from_fields(info["config"], info.get("config_class") or "CheckpointConfig",
                                 **overrides)
     return config, info.get("class_names")
+
+
+def config_from_checkpoint(path: str, **overrides) -> tuple[Config, list[str] | None]:
+    """``(config, class names)`` stored in the checkpoint ``path``; a ValueError says what
+    to do when it has none."""
+    return config_from_info(stored_info(path), **overrides)

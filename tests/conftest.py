@@ -10,6 +10,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import pytest  # noqa: E402
 
+import mrcnn.download  # noqa: E402
 from mrcnn.data import ShapesConfig, ShapesDataset  # noqa: E402
 
 
@@ -50,6 +51,20 @@ def seeded():
     weights, random sampling of anchors and RoIs, and shuffling repeat whatever ran
     before it and however busy the machine is."""
     keras.utils.set_random_seed(TEST_SEED)
+
+
+class NetworkUsed(AssertionError):
+    """A test touched the network although it must not."""
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any connection check or transfer fails the test."""
+    def refuse(*args, **kwargs):
+        raise NetworkUsed(f"network used: {args}")
+
+    monkeypatch.setattr(mrcnn.download, "check_reachable", refuse)
+    monkeypatch.setattr(mrcnn.download, "_get_file", refuse)
 
 
 def step_losses(keras_model, batch) -> list[float]:

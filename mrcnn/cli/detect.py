@@ -84,7 +84,7 @@ def run(args) -> int:
     from mrcnn.data.image_io import read_image
     from mrcnn.evaluation.coco import detections_to_coco
     from mrcnn.model import MaskRCNN
-    from mrcnn.model_info import config_from_checkpoint
+    from mrcnn.model_info import config_from_info, stored_info
     from mrcnn.visualize import annotate
 
     if not os.path.isfile(args.weights):
@@ -94,9 +94,10 @@ def run(args) -> int:
         print(f"skipped {problem}")
     if not files:
         raise FileNotFoundError("no input files: " + "; ".join(problems))
-    stored = config_from_checkpoint(args.weights)[0].DETECTION_MIN_CONFIDENCE
+    info = stored_info(args.weights)  # read once: the stored threshold, then the model
+    stored = config_from_info(info)[0].DETECTION_MIN_CONFIDENCE
     floor = stored if args.min_score is None else min(args.min_score, stored)
-    model = MaskRCNN.from_checkpoint(args.weights, DETECTION_MIN_CONFIDENCE=floor,
+    model = MaskRCNN.from_checkpoint(args.weights, info=info, DETECTION_MIN_CONFIDENCE=floor,
                                      IMAGES_PER_GPU=1, GPU_COUNT=1)
     names = model.class_names or [str(i) for i in range(model.config.NUM_CLASSES)]
     min_score = floor if args.min_score is None else args.min_score

@@ -1,4 +1,4 @@
-"""Data sets: the base `Dataset` registry, the synthetic shapes set, loaders for COCO json,
+"""Data sets: the base ``Dataset`` registry, the synthetic shapes set, loaders for COCO json,
 VIA json and instance label images, augmentations, and mask helpers."""
 
 from mrcnn.data import augment

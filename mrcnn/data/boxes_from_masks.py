@@ -12,7 +12,7 @@ def extract_bboxes(masks: np.ndarray) -> np.ndarray:
     Returns:
         [N, 4] int32 boxes as (y1, x1, y2, x2). y2/x2 are exclusive (one past
         the last mask pixel), so box height is y2 - y1. An empty mask gives an
-        all-zero box, which `trim_zeros` in evaluation treats as padding.
+        all-zero box, which ``trim_zeros`` in evaluation treats as padding.
     """
     if masks.ndim != 3:
         raise ValueError(f"extract_bboxes expects masks of shape [H, W, N], got {masks.shape}")

@@ -27,7 +27,7 @@ from mrcnn.data.dataset import Dataset
 
 
 class CachedDataset(Dataset):
-    """A prepared `Dataset`'s classes and images, memoised and optionally downscaled."""
+    """A prepared ``Dataset``'s classes and images, memoised and optionally downscaled."""
 
     def __init__(self, dataset: Dataset, max_dim: int | None = None, cache: bool = True):
         super().__init__()

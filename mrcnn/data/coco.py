@@ -47,7 +47,7 @@ MISSING_POLICIES = ("error", "skip", "ignore")
 
 
 class CocoDataset(Dataset):
-    """A `Dataset` over one or more COCO-format annotation files."""
+    """A ``Dataset`` over one or more COCO-format annotation files."""
 
     include_crowd = False
 
@@ -273,7 +273,7 @@ def _id_maps(dataset: Dataset, ids: str) -> tuple[dict[int, int], dict[int, int]
 def dataset_coco_json(dataset: Dataset, image_ids: Iterable[int] | None = None,
                       image_dir: str | os.PathLike | None = None,
                       ids: str = "auto") -> dict[str, Any]:
-    """COCO json dict of a prepared `Dataset` (ground truth from ``load_mask``).
+    """COCO json dict of a prepared ``Dataset`` (ground truth from ``load_mask``).
 
     Built by :func:`mrcnn.data.coco_format.dataset_to_coco` (RLE masks; negative class ids
     become ``iscrowd: 1``), then made portable: ``ids="auto"`` writes the data set's
@@ -305,7 +305,7 @@ def dataset_coco_json(dataset: Dataset, image_ids: Iterable[int] | None = None,
 def export_coco(dataset: Dataset, path: str | os.PathLike,
                 image_ids: Iterable[int] | None = None,
                 image_dir: str | os.PathLike | None = None, ids: str = "auto") -> dict:
-    """Write any prepared `Dataset` as a COCO json file (see :func:`dataset_coco_json`);
+    """Write any prepared ``Dataset`` as a COCO json file (see :func:`dataset_coco_json`);
     returns the dict written. Load it back with ``CocoDataset().load_coco(path, image_dir)``.
     """
     data = dataset_coco_json(dataset, image_ids, image_dir, ids)

@@ -1,4 +1,4 @@
-"""COCO json of a `Dataset`'s ground truth and of `MaskRCNN.detect` results.
+"""COCO json of a ``Dataset``'s ground truth and of ``MaskRCNN.detect`` results.
 
 Ids: a COCO image id is the data set's internal image id and a COCO category id is its
 internal class id (BG, id 0, is left out); annotation ids start at 1, because COCOeval reads
@@ -27,10 +27,10 @@ def encode_mask(mask: np.ndarray) -> dict[str, Any]:
 
 
 def dataset_to_coco(dataset: Any, image_ids: Iterable[int] | None = None) -> dict[str, Any]:
-    """Ground truth of a prepared `Dataset` as a COCO json dict.
+    """Ground truth of a prepared ``Dataset`` as a COCO json dict.
 
-    Images come from `image_ids` (default all) with width/height of their masks, categories
-    from `dataset.class_info` without BG, annotations from `load_ground_truth` (crowd
+    Images come from ``image_ids`` (default all) with width/height of their masks, categories
+    from ``dataset.class_info`` without BG, annotations from ``load_ground_truth`` (crowd
     regions included whatever the data set was loaded with): RLE segmentation, bbox
     [x, y, w, h] of the mask, area = mask pixels. A negative class id marks a crowd region
     (classic Mask R-CNN COCO convention): category |id|, iscrowd 1. Empty masks are skipped.
@@ -75,9 +75,9 @@ def dataset_to_coco(dataset: Any, image_ids: Iterable[int] | None = None) -> dic
 
 
 def detections_to_coco(image_id: int, result: Mapping[str, np.ndarray]) -> list[dict[str, Any]]:
-    """COCO result entries for one `MaskRCNN.detect` result of image `image_id`.
+    """COCO result entries for one ``MaskRCNN.detect`` result of image ``image_id``.
 
-    `result`: rois [N, 4] (y1, x1, y2, x2) px, class_ids [N], scores [N], masks [H, W, N].
+    ``result``: rois [N, 4] (y1, x1, y2, x2) px, class_ids [N], scores [N], masks [H, W, N].
     Each entry has image_id, category_id, score, bbox [x, y, w, h] (from rois, i.e. the box
     head's box) and segmentation (RLE of the mask).
     """

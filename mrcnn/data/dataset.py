@@ -1,13 +1,13 @@
 """Base class for Mask R-CNN data sets.
 
-API-compatible with the classic Keras Mask R-CNN `utils.Dataset`, so existing
-subclasses port unchanged: a subclass registers classes with `add_class`,
-images with `add_image`, overrides `load_mask` (and optionally `load_image`
-and `image_reference`), then the caller runs `prepare()` before use.
+API-compatible with the classic Keras Mask R-CNN ``utils.Dataset``, so existing
+subclasses port unchanged: a subclass registers classes with ``add_class``,
+images with ``add_image``, overrides ``load_mask`` (and optionally ``load_image``
+and ``image_reference``), then the caller runs ``prepare()`` before use.
 
 Classes and images carry two ids: the *source* id (as in the original data
 set, e.g. a COCO category id) and the *internal* id (a dense index into
-`class_info` / `image_info`). Class id 0 is always the background "BG".
+``class_info`` / ``image_info``). Class id 0 is always the background "BG".
 """
 
 import logging
@@ -130,7 +130,7 @@ def load_ground_truth(dataset: Any, image_id: int) -> tuple[np.ndarray, np.ndarr
 class Dataset:
     """Registry of classes and images with loaders for pixels and masks.
 
-    Attributes after `prepare()`:
+    Attributes after ``prepare()``:
         num_classes, class_ids [num_classes], class_names (cleaned),
         num_images, class_from_source_map {"source.id": internal class id},
         image_from_source_map {"source.id": internal image id},
@@ -139,14 +139,14 @@ class Dataset:
     """
 
     def __init__(self, class_map: dict | None = None) -> None:
-        """`class_map` is accepted for compatibility with the classic API and unused."""
+        """``class_map`` is accepted for compatibility with the classic API and unused."""
         self._image_ids: list[int] | np.ndarray = []
         self.image_info: list[dict[str, Any]] = []
         self.class_info: list[dict[str, Any]] = [{"source": "", "id": 0, "name": "BG"}]
         self.source_class_ids: dict[str, list[int]] = {}
 
     def add_class(self, source: str, class_id: int, name: str) -> None:
-        """Register class `class_id` of `source`; a repeated (source, id) pair is ignored."""
+        """Register class ``class_id`` of ``source``; a repeated (source, id) pair is ignored."""
         assert "." not in source, f"Source name cannot contain a dot: {source!r}"
         for info in self.class_info:
             if info["source"] == source and info["id"] == class_id:
@@ -171,8 +171,8 @@ class Dataset:
     def prepare(self, class_map: dict | None = None) -> None:
         """Build the lookup tables used by the rest of the library.
 
-        Must be called after all `add_class` / `add_image` calls and before
-        use. `class_map` is accepted for compatibility and unused.
+        Must be called after all ``add_class`` / ``add_image`` calls and before
+        use. ``class_map`` is accepted for compatibility and unused.
         """
         self.num_classes = len(self.class_info)
         self.class_ids = np.arange(self.num_classes)
@@ -212,7 +212,7 @@ class Dataset:
             ) from None
 
     def get_source_class_id(self, class_id: int, source: str) -> int:
-        """Source-side id of internal class `class_id`, asserting it belongs to `source`."""
+        """Source-side id of internal class ``class_id``, asserting it belongs to ``source``."""
         info = self.class_info[class_id]
         assert info["source"] == source, (
             f"Class {class_id} belongs to source {info['source']!r}, not {source!r}"
@@ -221,7 +221,7 @@ class Dataset:
 
     @property
     def image_ids(self) -> np.ndarray:
-        """Internal image ids [num_images] (valid after `prepare()`)."""
+        """Internal image ids [num_images] (valid after ``prepare()``)."""
         return self._image_ids
 
     def source_image_link(self, image_id: int) -> str | None:
@@ -235,7 +235,7 @@ class Dataset:
         applied, CMYK JPEGs and palette images are converted to RGB, 16-bit TIFFs (gray
         or RGB) are read with tifffile. Values follow
         :func:`mrcnn.data.image_convert.to_rgb_uint8` (the same rules as
-        `MaskRCNN.detect`): grayscale is replicated to 3 channels, alpha is dropped,
+        ``MaskRCNN.detect``): grayscale is replicated to 3 channels, alpha is dropped,
         integer images wider than 8 bits keep their top 8 bits (uint16 >> 8), floats
         in [0, 1] are scaled by 255 and other floats taken as 0..255.
         URLs are passed to skimage as in the classic API.

@@ -30,7 +30,7 @@ LABEL_MODES = ("1", "L", "P", "I", "I;16", "I;16B", "I;16L")
 
 
 class LabelImageDataset(Dataset):
-    """A `Dataset` of (image, instance label image) file pairs."""
+    """A ``Dataset`` of (image, instance label image) file pairs."""
 
     def load_label_images(self, image_paths: Sequence[str | os.PathLike],
                           label_paths: Sequence[str | os.PathLike],

@@ -1,7 +1,7 @@
 """Synthetic "shapes" data set: squares, circles and triangles on a flat background.
 
 Needs no download: each image's content is drawn from an RNG seeded by
-(seed, image index), stored as a small spec in `image_info`, and rendered on
+(seed, image index), stored as a small spec in ``image_info``, and rendered on
 demand with OpenCV. Useful for smoke tests and quick training runs.
 """
 
@@ -26,13 +26,13 @@ Spec = tuple[str, tuple[int, int, int], tuple[int, int, int]]
 class ShapesDataset(Dataset):
     """Generated images of 1-4 coloured shapes each, with exact instance masks.
 
-    Every image's `image_info` holds `bg_color` (RGB), `shapes` (list of
-    (name, RGB colour, (cy, cx, size)) with `size` the half-extent in pixels),
-    `height`, `width`, `seed` and `index`.
+    Every image's ``image_info`` holds ``bg_color`` (RGB), ``shapes`` (list of
+    (name, RGB colour, (cy, cx, size)) with ``size`` the half-extent in pixels),
+    ``height``, ``width``, ``seed`` and ``index``.
     """
 
     def load_shapes(self, count: int, height: int, width: int, seed: int = 0) -> None:
-        """Register the three shape classes and `count` images of [height, width]."""
+        """Register the three shape classes and ``count`` images of [height, width]."""
         if count < 0:
             raise ValueError(f"ShapesDataset.load_shapes: count must be >= 0, got {count}")
         if min(height, width) < 8:
@@ -140,7 +140,7 @@ def _random_shape(
 ) -> Spec:
     """One shape: class name, colour distinct from the background, (cy, cx, size).
 
-    `size` is the half-extent, between min(H, W)/8 and min(H, W)/4, and the
+    ``size`` is the half-extent, between min(H, W)/8 and min(H, W)/4, and the
     centre keeps the shape's box inside the image.
     """
     name = str(rng.choice(list(SHAPE_CLASSES)))
@@ -172,7 +172,7 @@ def _box_iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _draw_shape(canvas: np.ndarray, name: str, dims: tuple[int, int, int], color: Any) -> None:
-    """Fill one shape into `canvas` in place (same pixels for image and mask)."""
+    """Fill one shape into ``canvas`` in place (same pixels for image and mask)."""
     cy, cx, size = dims
     if name == "square":
         cv2.rectangle(canvas, (cx - size, cy - size), (cx + size, cy + size), color, thickness=-1)

@@ -40,7 +40,7 @@ SKIPPED_SHAPES = ("point", "polyline")
 
 
 class ViaDataset(Dataset):
-    """A `Dataset` over VIA json annotations (see the module docstring)."""
+    """A ``Dataset`` over VIA json annotations (see the module docstring)."""
 
     def load_via(self, json_path: str | os.PathLike, image_dir: str | os.PathLike | None = None,
                  class_attribute: str | None = None,

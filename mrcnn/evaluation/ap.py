@@ -1,6 +1,6 @@
 """Per-image detection metrics: IoU, greedy matching, VOC-style AP and recall.
 
-Numerically compatible with the classic Keras Mask R-CNN `utils.compute_*`
+Numerically compatible with the classic Keras Mask R-CNN ``utils.compute_*``
 functions. Boxes are (y1, x1, y2, x2) with y2/x2 exclusive, so a box's area is
 (y2 - y1) * (x2 - x1). All-zero box rows are treated as padding and removed.
 
@@ -86,21 +86,28 @@ def compute_matches(
 
     Predictions are taken in descending score order; each claims the
     unmatched gt of its class with the highest IoU, provided that IoU is
-    >= iou_threshold. As in the classic library, `score_threshold` is a floor
+    >= iou_threshold. As in the classic library, ``score_threshold`` is a floor
     on the IoU of candidate pairs (not on prediction scores); with the default
-    of 0.0 it has no effect. IoU is mask IoU when `use_masks`, else box IoU
-    (masks may then be None).
-
-    Args:
-        gt_boxes [N_gt, 4], gt_class_ids [N_gt], gt_masks [H, W, N_gt];
-        pred_boxes [N_pred, 4], pred_class_ids [N_pred], pred_scores [N_pred],
-        pred_masks [H, W, N_pred]. All-zero box rows are dropped as padding,
-        along with their class ids, scores and masks.
+    of 0.0 it has no effect. IoU is mask IoU when ``use_masks``, else box IoU
+    (masks may then be None). All-zero box rows are dropped as padding, along with their
+    class ids, scores and masks.
 
     Crowd regions (negative class ids, COCO's ``iscrowd``) are never matched: a
     prediction left unmatched whose intersection with a crowd region of its class covers
-    at least `iou_threshold` of the prediction's own area is ignored (COCO's rule), and
+    at least ``iou_threshold`` of the prediction's own area is ignored (COCO's rule), and
     the crowd regions are not objects to find.
+
+    Args:
+        gt_boxes: ``[N_gt, 4]`` ground-truth boxes.
+        gt_class_ids: ``[N_gt]`` ground-truth class ids.
+        gt_masks: ``[H, W, N_gt]`` ground-truth masks.
+        pred_boxes: ``[N_pred, 4]`` predicted boxes.
+        pred_class_ids: ``[N_pred]`` predicted class ids.
+        pred_scores: ``[N_pred]`` prediction scores.
+        pred_masks: ``[H, W, N_pred]`` predicted masks.
+        iou_threshold: minimum IoU of a match.
+        score_threshold: minimum IoU of a candidate pair (see above).
+        use_masks: match by mask IoU, else by box IoU.
 
     Returns:
         gt_match [N_gt] float: index of the matched prediction in score order, -1, or -2
@@ -178,7 +185,7 @@ def compute_ap(
     recall increment at each step where recall changes.
 
     Crowd regions (negative gt class ids) are ignore regions, as in COCO: they are
-    not objects to find, and predictions on them (see `compute_matches`) count neither
+    not objects to find, and predictions on them (see ``compute_matches``) count neither
     as true nor as false positives.
 
     Edge cases: no gt and no predictions -> AP 1.0 (nothing to find, nothing
@@ -233,7 +240,7 @@ def compute_ap_range(
     verbose: bool = False,
     use_masks: bool = True,
 ) -> float:
-    """Mean of `compute_ap` over IoU thresholds (default 0.5:0.95 step 0.05, COCO-style)."""
+    """Mean of ``compute_ap`` over IoU thresholds (default 0.5:0.95 step 0.05, COCO-style)."""
     if iou_thresholds is None:
         iou_thresholds = COCO_IOU_THRESHOLDS
     aps = []
@@ -261,11 +268,11 @@ def compute_ap_range(
 def compute_recall(
     pred_boxes: np.ndarray, gt_boxes: np.ndarray, iou: float
 ) -> tuple[float, np.ndarray]:
-    """Fraction of gt boxes hit by some prediction with box IoU >= `iou`.
+    """Fraction of gt boxes hit by some prediction with box IoU >= ``iou``.
 
     Each prediction counts for its best-overlapping gt only. Returns
     (recall, positive_ids) where positive_ids [K] are indices of predictions
-    whose best IoU reaches `iou`. With no gt, recall is 1.0 (nothing missed).
+    whose best IoU reaches ``iou``. With no gt, recall is 1.0 (nothing missed).
     """
     pred_boxes = np.asarray(pred_boxes).reshape(-1, 4)
     gt_boxes = np.asarray(gt_boxes).reshape(-1, 4)

@@ -21,7 +21,10 @@ COCO_DILATION_RATIO = 0.02
 
 
 def boundary_width(shape: tuple[int, ...], dilation_ratio: float = COCO_DILATION_RATIO) -> int:
-    """Band width d in pixels for an image of `shape` (H, W, ...): round(ratio × diagonal), >= 1."""
+    """Band width d in pixels for an image of ``shape`` (H, W, ...).
+
+    d = round(ratio × diagonal), at least 1.
+    """
     if dilation_ratio <= 0:
         raise ValueError(f"boundary_width: dilation_ratio must be > 0, got {dilation_ratio}")
     height, width = shape[:2]
@@ -31,7 +34,7 @@ def boundary_width(shape: tuple[int, ...], dilation_ratio: float = COCO_DILATION
 def mask_to_boundary(mask: np.ndarray, dilation_ratio: float = COCO_DILATION_RATIO) -> np.ndarray:
     """Inner boundary band [H, W] bool of a mask [H, W] (non-zero = inside).
 
-    The band is ``mask - erode(mask, d)`` with d = `boundary_width(mask.shape, ratio)`
+    The band is ``mask - erode(mask, d)`` with d = ``boundary_width(mask.shape, ratio)``
     iterations of a 3×3 erosion on the mask padded by one zero pixel.
     """
     mask = _as_mask(mask, "mask_to_boundary", "mask")
@@ -45,7 +48,7 @@ def mask_to_boundary(mask: np.ndarray, dilation_ratio: float = COCO_DILATION_RAT
 def mask_iou(gt: np.ndarray, pred: np.ndarray) -> float:
     """IoU of two masks [H, W] (non-zero = inside); 0.0 when both are empty.
 
-    The empty case follows `compute_overlaps_masks`: an empty union gives 0, not nan.
+    The empty case follows ``compute_overlaps_masks``: an empty union gives 0, not nan.
     """
     gt = _as_mask(gt, "mask_iou", "gt")
     pred = _as_mask(pred, "mask_iou", "pred")
@@ -56,7 +59,7 @@ def mask_iou(gt: np.ndarray, pred: np.ndarray) -> float:
 def boundary_iou(
     gt: np.ndarray, pred: np.ndarray, dilation_ratio: float = COCO_DILATION_RATIO
 ) -> float:
-    """Boundary IoU of two masks [H, W]; 0.0 when both are empty (as `mask_iou`)."""
+    """Boundary IoU of two masks [H, W]; 0.0 when both are empty (as ``mask_iou``)."""
     gt = _as_mask(gt, "boundary_iou", "gt")
     pred = _as_mask(pred, "boundary_iou", "pred")
     _check_same_shape(gt, pred, "boundary_iou")
@@ -70,7 +73,7 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _as_mask(mask: np.ndarray, function: str, name: str) -> np.ndarray:
-    """`mask` as a 2-D bool array, or ValueError naming the function and argument."""
+    """``mask`` as a 2-D bool array, or ValueError naming the function and argument."""
     mask = np.asarray(mask)
     if mask.ndim != 2:
         raise ValueError(f"{function}: {name} must be a 2-D [H, W] mask, got shape {mask.shape}")

@@ -1,13 +1,13 @@
-"""COCO-style evaluation (AP, AP50, AP75, APs/m/l, AR) of any `Dataset` with pycocotools.
+"""COCO-style evaluation (AP, AP50, AP75, APs/m/l, AR) of any ``Dataset`` with pycocotools.
 
 Ids: a COCO image id is the data set's internal image id and a COCO category id is its
 internal class id (BG, id 0, is left out). Annotation ids start at 1, because COCOeval
 reads a matched annotation id of 0 as "no match".
 
 Two pycocotools behaviours are worked around:
-  * `COCO.loadRes([])` fails, so an empty detection list is evaluated against an empty
+  * ``COCO.loadRes([])`` fails, so an empty detection list is evaluated against an empty
     result set (AP 0 wherever there is ground truth, -1 in area ranges without any).
-  * `loadRes` sets the "area" of a result that has a "bbox" to the box area, and area
+  * ``loadRes`` sets the "area" of a result that has a "bbox" to the box area, and area
     decides small/medium/large for unmatched detections, in mask evaluation too; as in
     detectron2, mask evaluation drops "bbox" so that the mask area is used.
 
@@ -73,13 +73,13 @@ def evaluate_coco(
     """COCOeval of COCO result entries against ground truth.
 
     Args:
-        gt: COCO object, COCO json dict (e.g. from `dataset_to_coco`) or json path.
-        detections: result entries (from `detections_to_coco`); not modified.
+        gt: COCO object, COCO json dict (e.g. from ``dataset_to_coco``) or json path.
+        detections: result entries (from ``detections_to_coco``); not modified.
         iou_type: "segm" (mask IoU) or "bbox".
         image_ids: images to evaluate (default: all images in gt).
         verbose: print pycocotools' progress and the 12-line summary table.
         return_precision: also return "precision" [T=10, R=101, K, A=4, M=3] (IoU thresholds,
-            recall points, categories, area ranges, maxDets), for `ap_at_iou` / `ap_vs_iou`.
+            recall points, categories, area ranges, maxDets), for ``ap_at_iou`` / ``ap_vs_iou``.
 
     Returns:
         {"AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm",
@@ -100,7 +100,7 @@ def run_cocoeval(
     image_ids: Iterable[int] | None = None,
     verbose: bool = False,
 ) -> COCOeval:
-    """Evaluated, accumulated and summarized COCOeval (see `evaluate_coco` for arguments)."""
+    """Evaluated, accumulated and summarized COCOeval (see ``evaluate_coco`` for arguments)."""
     if iou_type not in IOU_TYPES:
         raise ValueError(f"evaluate_coco: iou_type must be one of {IOU_TYPES}, got {iou_type!r}")
     coco_gt = load_coco(gt)
@@ -145,8 +145,8 @@ def ap_at_iou(
 ) -> float:
     """AP at one IoU threshold of the COCO grid 0.50:0.05:0.95 (so AP90 too).
 
-    `evaluation` is a COCOeval after `accumulate()`, a dict from `evaluate_coco(...,
-    return_precision=True)`, or its "precision" array [T, R, K, A, M] (default parameters).
+    ``evaluation`` is a COCOeval after ``accumulate()``, a dict from ``evaluate_coco(...,
+    return_precision=True)``, or its "precision" array [T, R, K, A, M] (default parameters).
     Returns the mean precision over recall points and categories, -1.0 without ground truth.
     """
     precision, thresholds, areas, max_dets_grid = _precision_grid(evaluation)
@@ -165,7 +165,7 @@ def ap_vs_iou(
     area: str = "all",
     max_dets: int = 100,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(IoU thresholds [T], AP at each [T]) for plotting; see `ap_at_iou`."""
+    """(IoU thresholds [T], AP at each [T]) for plotting; see ``ap_at_iou``."""
     thresholds = _precision_grid(evaluation)[1]
     aps = np.array([ap_at_iou(evaluation, float(t), area, max_dets) for t in thresholds])
     return np.asarray(thresholds, dtype=np.float64), aps
@@ -178,10 +178,10 @@ def detect_dataset(
     batch_size: int = 8,
     progress: bool = True,
 ) -> dict[int, dict[str, np.ndarray]]:
-    """`model.detect` results {image_id: result} for `image_ids` (default all), in batches.
+    """``model.detect`` results {image_id: result} for ``image_ids`` (default all), in batches.
 
     Memory: each result holds full-size masks [H, W, N]; for large sets prefer
-    `evaluate_model_coco` without `return_results`, which keeps only RLEs.
+    ``evaluate_model_coco`` without ``return_results``, which keeps only RLEs.
     """
     results: dict[int, dict[str, np.ndarray]] = {}
     for chunk, chunk_results in _detect_batches(model, dataset, image_ids, batch_size, progress):
@@ -200,20 +200,20 @@ def evaluate_model_coco(
     verbose: bool = True,
     return_precision: bool = False,
 ) -> dict[str, Any]:
-    """Detect on `image_ids` of `dataset` (default all) and run mask and box COCO evaluation.
+    """Detect on ``image_ids`` of ``dataset`` (default all) and run mask and box COCO evaluation.
 
     Args:
-        model: anything with `detect(list of [H, W, 3] images) -> list of result dicts`;
-            unused when `results` is given.
+        model: anything with ``detect(list of [H, W, 3] images) -> list of result dicts``;
+            unused when ``results`` is given.
         results: precomputed {image_id: detect result}; then no detection runs and
-            `image_ids` defaults to its keys.
+            ``image_ids`` defaults to its keys.
         return_results: also return the raw results under "results" (full-size masks:
             memory grows with the number of images).
         progress: print a running image counter; verbose: print pycocotools' tables.
-        return_precision: add "precision" arrays to "segm" and "bbox" (see `evaluate_coco`).
+        return_precision: add "precision" arrays to "segm" and "bbox" (see ``evaluate_coco``).
 
     Returns:
-        {"segm": stats, "bbox": stats} (stats as `evaluate_coco`), and "results" if asked.
+        {"segm": stats, "bbox": stats} (stats as ``evaluate_coco``), and "results" if asked.
     """
     if results is not None:
         image_ids = list(results) if image_ids is None else [int(i) for i in image_ids]
@@ -244,7 +244,7 @@ def evaluate_model_coco(
 def _detect_batches(
     model: Any, dataset: Any, image_ids: Iterable[int] | None, batch_size: int, progress: bool
 ) -> Iterable[tuple[list[int], list[dict[str, np.ndarray]]]]:
-    """Yield (image ids, detect results) per batch of `batch_size` images."""
+    """Yield (image ids, detect results) per batch of ``batch_size`` images."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     image_ids = [int(i) for i in (dataset.image_ids if image_ids is None else image_ids)]
@@ -277,7 +277,7 @@ def _check_mask_sizes(coco_gt: COCO, entries: Sequence[Mapping[str, Any]]) -> No
 
 
 def _empty_results(coco_gt: COCO) -> COCO:
-    """A result COCO with no detections (what `loadRes([])` would give if it worked)."""
+    """A result COCO with no detections (what ``loadRes([])`` would give if it worked)."""
     coco_dt = COCO()
     coco_dt.dataset = {"images": list(coco_gt.dataset["images"]),
                        "categories": copy.deepcopy(coco_gt.dataset["categories"]),
@@ -310,7 +310,7 @@ def _precision_grid(
 
 
 def _index(options: Sequence[Any], value: Any, name: str) -> int:
-    """Position of `value` in `options`, or ValueError listing them."""
+    """Position of ``value`` in ``options``, or ValueError listing them."""
     options = list(options)
     if value not in options:
         raise ValueError(f"ap_at_iou: {name} must be one of {options}, got {value!r}")

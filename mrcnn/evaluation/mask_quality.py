@@ -1,7 +1,7 @@
 """Mask quality of detected objects: mask IoU and Boundary IoU of true positives.
 
 Each ground-truth object that a prediction of its class matches (greedy, by score, mask
-IoU >= 0.5, `compute_matches`) gives one record with both IoUs and the object's area.
+IoU >= 0.5, ``compute_matches``) gives one record with both IoUs and the object's area.
 Missed objects give no record, so these means measure how good the masks of found objects
 are; pair them with AP/AR for how many are found. Sizes follow COCO: small < 32² pixels,
 medium < 96², large otherwise.
@@ -60,9 +60,14 @@ def mask_quality_records(
     """Records of the true positives in one image.
 
     Args:
-        gt_masks [H, W, N_gt], gt_class_ids [N_gt] (as `load_mask`; empty masks and crowd
-        regions, i.e. class id <= 0, are left out); result: a `detect` result with rois
-        [N, 4], class_ids [N], scores [N], masks [H, W, N].
+        image_id: the image's id, stored in its records.
+        gt_masks: ``[H, W, N_gt]`` ground-truth masks (as ``load_mask``; empty masks are
+            left out).
+        gt_class_ids: ``[N_gt]`` class ids; crowd regions (class id <= 0) are left out.
+        result: a ``detect`` result with rois ``[N, 4]``, class_ids ``[N]``, scores
+            ``[N]``, masks ``[H, W, N]``.
+        iou_threshold: mask IoU a prediction needs to match a ground-truth object.
+        dilation_ratio: Boundary IoU band width as a fraction of the image diagonal.
     """
     gt_masks = np.asarray(gt_masks)
     gt_class_ids = np.asarray(gt_class_ids).reshape(-1)
@@ -107,8 +112,8 @@ def mask_quality_from_results(
     iou_threshold: float = 0.5,
     dilation_ratio: float = COCO_DILATION_RATIO,
 ) -> list[MaskQualityRecord]:
-    """Records for precomputed {image_id: detect result} (e.g. `evaluate_model_coco(...,
-    return_results=True)["results"]`), ground truth from `dataset.load_mask`."""
+    """Records for precomputed {image_id: detect result} (e.g. ``evaluate_model_coco(...,
+    return_results=True)["results"]``), ground truth from ``dataset.load_mask``."""
     image_ids = list(results) if image_ids is None else [int(i) for i in image_ids]
     missing = [i for i in image_ids if i not in results]
     if missing:
@@ -131,10 +136,10 @@ def evaluate_mask_quality(
     dilation_ratio: float = COCO_DILATION_RATIO,
     return_records: bool = False,
 ) -> dict[str, Any]:
-    """Detect on `image_ids` (default all) and summarize mask quality of true positives.
+    """Detect on ``image_ids`` (default all) and summarize mask quality of true positives.
 
-    Masks are dropped batch by batch. Returns `summarize_mask_quality(records)`, plus
-    "records" (list of dicts) when `return_records`.
+    Masks are dropped batch by batch. Returns ``summarize_mask_quality(records)``, plus
+    "records" (list of dicts) when ``return_records``.
     """
     records: list[MaskQualityRecord] = []
     for chunk, chunk_results in _detect_batches(model, dataset, image_ids, batch_size, progress):

@@ -45,15 +45,6 @@ def default_places(monkeypatch, tmp_path):
     common.set_data_root(None)
 
 
-@pytest.fixture
-def no_network(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError(f"network used: {args}")
-
-    monkeypatch.setattr(mrcnn.download, "check_reachable", refuse)
-    monkeypatch.setattr(mrcnn.download, "_get_file", refuse)
-
-
 def fake_pennfudan(root: Path) -> Path:
     folder = root / "pennfudan" / "PennFudanPed"
     (folder / "PNGImages").mkdir(parents=True)

@@ -28,20 +28,7 @@ from mrcnn.pretrained import (
     load_pretrained,
     resolve_weights,
 )
-
-
-class NetworkUsed(AssertionError):
-    pass
-
-
-@pytest.fixture
-def no_network(monkeypatch):
-    """Any connection check or transfer fails the test."""
-    def refuse(*args, **kwargs):
-        raise NetworkUsed(f"network used: {args}")
-
-    monkeypatch.setattr(mrcnn.download, "check_reachable", refuse)
-    monkeypatch.setattr(mrcnn.download, "_get_file", refuse)
+from tests.conftest import NetworkUsed
 
 
 @pytest.fixture
