@@ -119,6 +119,14 @@ class Config:
     # "float32", "mixed_float16" or "mixed_bfloat16" (see mrcnn.precision): the convs and
     # dense layers compute in 16 bits; boxes, NMS, targets and losses stay in float32.
     DTYPE_POLICY = "float32"
+    # "native": tf.image.crop_and_resize RoIAlign, CombinedNonMaxSuppression and the mask
+    # head on real detections only (the fastest graph without XLA). "xla": RoIAlign by
+    # gather, padded NMS and static shapes (equal outputs, mrcnn.ops.resample/nms), so the
+    # graph compiles with JIT_COMPILE = True (TPUs, XLA on GPUs).
+    GRAPH_OPS = "native"
+    # Compile training and detect() steps with XLA (jit_compile=True); needs GRAPH_OPS
+    # "xla". Chosen here, never left to Keras' "auto" (XLA whenever a GPU is present).
+    JIT_COMPILE = False
 
     # --- Optimisation -------------------------------------------------------------
     OPTIMIZER = "sgd"  # "sgd" (with MOMENTUM) or "adamw"
@@ -189,6 +197,13 @@ class Config:
             positive_int(field)
         if not isinstance(self.ROI_ALIGN_ALIGNED, (bool, np.bool_)):
             fail("ROI_ALIGN_ALIGNED", "must be True (pixel-centre sampling) or False (classic)")
+        if self.GRAPH_OPS not in ("native", "xla"):
+            fail("GRAPH_OPS", "must be 'native' or 'xla'")
+        if not isinstance(self.JIT_COMPILE, (bool, np.bool_)):
+            fail("JIT_COMPILE", "must be True or False")
+        if self.JIT_COMPILE and self.GRAPH_OPS != "xla":
+            fail("JIT_COMPILE", "needs GRAPH_OPS = 'xla': CropAndResize and "
+                 "CombinedNonMaxSuppression have no XLA kernel")
         if self.NUM_CLASSES < 2:
             fail("NUM_CLASSES", "must count the background plus at least one class (>= 2)")
         if not (isinstance(self.NAME, str) and self.NAME):

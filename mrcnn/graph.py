@@ -60,7 +60,13 @@ def _roi_align(pool_size: int, config, name: str) -> PyramidROIAlign:
     return PyramidROIAlign(pool_size, config.ROI_CANONICAL_SIZE, config.ROI_CANONICAL_LEVEL,
                            aligned=config.ROI_ALIGN_ALIGNED,
                            sampling_ratio=config.ROI_ALIGN_SAMPLING_RATIO,
-                           strides=config.BACKBONE_STRIDES[:4], name=name)
+                           strides=config.BACKBONE_STRIDES[:4], impl=_ops(config)[0],
+                           name=name)
+
+
+def _ops(config) -> tuple[str, str]:
+    """``(RoIAlign impl, NMS impl)`` of ``config.GRAPH_OPS``."""
+    return ("gather", "padded") if config.GRAPH_OPS == "xla" else ("native", "native")
 
 
 def build_graph(mode: str, config) -> keras.Model:
@@ -100,7 +106,8 @@ def _build_graph(mode: str, config) -> keras.Model:
     proposal_count = (config.POST_NMS_ROIS_TRAINING if mode == "training"
                       else config.POST_NMS_ROIS_INFERENCE)
     rpn_rois = ProposalLayer(proposal_count, config.RPN_NMS_THRESHOLD, config.PRE_NMS_LIMIT,
-                             config.RPN_BBOX_STD_DEV, name="ROI")(rpn_probs, rpn_bbox, anchors)
+                             config.RPN_BBOX_STD_DEV, nms_impl=_ops(config)[1],
+                             name="ROI")(rpn_probs, rpn_bbox, anchors)
 
     if mode == "training":
         gt_class_ids = keras.Input(shape=(config.MAX_GT_INSTANCES,), dtype="int32",
@@ -119,7 +126,7 @@ def _build_graph(mode: str, config) -> keras.Model:
             config.TRAIN_ROIS_PER_IMAGE, config.ROI_POSITIVE_RATIO, config.ROI_POSITIVE_IOU,
             config.BBOX_STD_DEV, config.MASK_SHAPE, config.USE_MINI_MASK,
             config.ADD_GT_TO_PROPOSALS, aligned=config.ROI_ALIGN_ALIGNED,
-            name="proposal_targets")(
+            impl=_ops(config)[0], name="proposal_targets")(
             rpn_rois, gt_class_ids, gt_boxes, gt_masks, image)
 
         class_logits, _, bbox = _roi_heads(rois, image, mrcnn_maps, config)
@@ -140,13 +147,16 @@ def _build_graph(mode: str, config) -> keras.Model:
     _, class_probs, bbox = _roi_heads(rpn_rois, image, mrcnn_maps, config)
     detections = DetectionLayer(config.DETECTION_MAX_INSTANCES, config.DETECTION_MIN_CONFIDENCE,
                                 config.DETECTION_NMS_THRESHOLD, config.BBOX_STD_DEV,
-                                name="mrcnn_detection")(rpn_rois, class_probs, bbox, image_meta)
+                                nms_impl=_ops(config)[1], name="mrcnn_detection")(
+        rpn_rois, class_probs, bbox, image_meta)
     features = _mask_features(DetectionBoxes(name="detection_boxes")(detections), image,
                               mrcnn_maps, config)
-    features = ValidDetectionRows(name="valid_detections")(features, detections)
+    compact = config.GRAPH_OPS == "native"  # XLA needs static shapes: every row
+    if compact:
+        features = ValidDetectionRows(name="valid_detections")(features, detections)
     masks = build_mask_head(features, config)  # real detections only, not padding
     masks = keras.layers.Activation("sigmoid", dtype=OUTPUT_DTYPE, name="mrcnn_mask_probs")(masks)
-    masks = SelectClassMasks(name="mrcnn_mask_detections")(masks, detections)
+    masks = SelectClassMasks(compact, name="mrcnn_mask_detections")(masks, detections)
     outputs = {"detections": detections, "mrcnn_mask": masks, "rpn_rois": rpn_rois,
                "rpn_class": rpn_probs, "rpn_bbox": rpn_bbox, "mrcnn_class": class_probs,
                "mrcnn_bbox": bbox}

@@ -226,9 +226,10 @@ class MaskRCNN:
                                        tf.float32),
                          tf.TensorSpec([None, self.config.IMAGE_META_SIZE], tf.float32)]
 
-            # No XLA, stated rather than left to defaults: CropAndResize and
-            # CombinedNonMaxSuppression have no XLA kernels (README, "Speed").
-            @tf.function(input_signature=signature, autograph=False, jit_compile=False)
+            # XLA only when the config asks (Config.JIT_COMPILE, GRAPH_OPS = "xla"):
+            # CropAndResize and CombinedNonMaxSuppression have no XLA kernels.
+            @tf.function(input_signature=signature, autograph=False,
+                         jit_compile=bool(self.config.JIT_COMPILE))
             def predict(images, metas):
                 return model([images, metas], training=False)
 

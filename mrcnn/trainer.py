@@ -321,9 +321,9 @@ class Trainer:
         with model._scope():
             optimizer = make_optimizer(config, learning_rate)
             stepper = training_optimizer(optimizer, config.DTYPE_POLICY)  # loss scaling
-            # Keras' default jit_compile="auto" turns XLA on where a GPU is present, and the
-            # graph cannot be compiled (see MaskRCNN._predict_fn): always off.
-            model.keras_model.compile(optimizer=stepper, jit_compile=False)
+            # Keras' default jit_compile="auto" turns XLA on where a GPU is present; the
+            # config decides (only GRAPH_OPS = "xla" graphs compile).
+            model.keras_model.compile(optimizer=stepper, jit_compile=bool(config.JIT_COMPILE))
             stepper.build(model.keras_model.trainable_variables)
             if self.optimizer_state is not None:
                 restore_optimizer_state(optimizer, self.optimizer_state)

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from mrcnn.ops.boxes import clip_boxes, decode_boxes, norm_boxes
 from mrcnn.ops.image_meta import parse_image_meta
+from mrcnn.ops.nms import nms_per_class
 from mrcnn.precision import Float32Layer
 
 
@@ -24,13 +25,15 @@ class DetectionLayer(Float32Layer):
     (normalized by ``bbox_std_dev``), image_meta ``[B, META]`` (its window, the image
     without padding, is where boxes are clipped).
     Returns ``[B, max_instances, 6]`` rows ``(y1, x1, y2, x2, class_id, score)``,
-    normalized, sorted by score; padding rows are all zero.
+    normalized, sorted by score; padding rows are all zero. ``nms_impl``: see
+    :mod:`mrcnn.ops.nms`.
     """
 
     def __init__(self, max_instances: int, min_confidence: float, nms_threshold: float,
-                 bbox_std_dev: Sequence[float], **kwargs):
+                 bbox_std_dev: Sequence[float], nms_impl: str = "native", **kwargs):
         super().__init__(**kwargs)
         self.max_instances = int(max_instances)
+        self.nms_impl = nms_impl
         self.min_confidence = float(min_confidence)
         self.nms_threshold = float(nms_threshold)
         self.bbox_std_dev = [float(v) for v in bbox_std_dev]
@@ -45,20 +48,15 @@ class DetectionLayer(Float32Layer):
         # (its score_threshold is strict, so passing min_confidence would drop ties).
         keep = (roi_area[..., None] > 0) & (probs >= self.min_confidence)
         scores = tf.where(keep, probs, 0.0)
-        nms = tf.image.combined_non_max_suppression(
-            boxes[:, :, 1:, :], scores[:, :, 1:],
-            max_output_size_per_class=self.max_instances,
-            max_total_size=self.max_instances,
-            iou_threshold=self.nms_threshold,
-            score_threshold=0.0,
-            pad_per_class=False, clip_boxes=False)
-        valid = tf.sequence_mask(nms.valid_detections, self.max_instances)
-        class_ids = tf.where(valid, nms.nmsed_classes + 1.0, 0.0)
-        detections = tf.concat([nms.nmsed_boxes, class_ids[..., None],
-                                nms.nmsed_scores[..., None]], axis=-1)
+        boxes, scores, classes, count = nms_per_class(
+            boxes[:, :, 1:, :], scores[:, :, 1:], self.max_instances, self.max_instances,
+            self.nms_threshold, 0.0, self.nms_impl)
+        valid = tf.sequence_mask(count, self.max_instances)
+        class_ids = tf.where(valid, classes + 1.0, 0.0)
+        detections = tf.concat([boxes, class_ids[..., None], scores[..., None]], axis=-1)
         return tf.where(valid[..., None], detections, 0.0)
 
     def get_config(self):
         return {**super().get_config(), "max_instances": self.max_instances,
                 "min_confidence": self.min_confidence, "nms_threshold": self.nms_threshold,
-                "bbox_std_dev": self.bbox_std_dev}
+                "bbox_std_dev": self.bbox_std_dev, "nms_impl": self.nms_impl}

@@ -1,7 +1,8 @@
 """Glue layers that run the mask head on the final detections only and pick their masks.
 
 Padding rows of the detection layer (class id 0) never reach the mask head: with few
-objects in an image that skips most of its work.
+objects in an image that skips most of its work. Graphs built for XLA (static shapes)
+run the head on every row instead.
 """
 
 from __future__ import annotations
@@ -44,17 +45,28 @@ class SelectClassMasks(Float32Layer):
     """Each real detection's class channel, back in detection order.
 
     ``masks`` ``[N + 1, h, w, C]`` for the real detections and the extra row of
-    :class:`ValidDetectionRows`, ``detections`` ``[B, D, 6]`` -> ``[B, D, h, w]``, zeros
-    on padding rows.
+    :class:`ValidDetectionRows` (``compact``, the default), or ``[B * D, h, w, C]`` for
+    every row when the mask head ran on padding rows too (static shapes, for XLA);
+    ``detections`` ``[B, D, 6]`` -> ``[B, D, h, w]``, zeros on padding rows.
     """
 
+    def __init__(self, compact: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.compact = bool(compact)
+
     def call(self, masks, detections):
-        masks = masks[:-1]
         valid = _valid_rows(detections)
-        class_ids = tf.boolean_mask(tf.cast(tf.reshape(detections[..., 4], [-1]), tf.int32),
-                                    valid)
-        chosen = tf.gather(tf.transpose(masks, [0, 3, 1, 2]), class_ids, batch_dims=1)
-        rows = tf.cast(tf.where(valid), tf.int32)  # [N, 1]
+        class_ids = tf.cast(tf.reshape(detections[..., 4], [-1]), tf.int32)
         size = tf.shape(masks)[1:3]
-        flat = tf.scatter_nd(rows, chosen, tf.concat([tf.shape(valid), size], axis=0))
+        by_class = tf.transpose(masks, [0, 3, 1, 2])  # [rows, C, h, w]
+        if self.compact:
+            chosen = tf.gather(by_class[:-1], tf.boolean_mask(class_ids, valid), batch_dims=1)
+            rows = tf.cast(tf.where(valid), tf.int32)  # [N, 1]
+            flat = tf.scatter_nd(rows, chosen, tf.concat([tf.shape(valid), size], axis=0))
+        else:
+            chosen = tf.gather(by_class, class_ids, batch_dims=1)  # padding rows: class 0
+            flat = tf.where(valid[:, None, None], chosen, 0.0)
         return tf.reshape(flat, tf.concat([tf.shape(detections)[:2], size], axis=0))
+
+    def get_config(self):
+        return {**super().get_config(), "compact": self.compact}

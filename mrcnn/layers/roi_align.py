@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from mrcnn.ops.boxes import denorm_boxes
 from mrcnn.ops.geometry import cell_centre_crops
+from mrcnn.ops.resample import IMPLS, crop_and_resize, crop_and_resize_gather
 from mrcnn.precision import Float32Layer
 
 
@@ -41,18 +42,26 @@ class PyramidROIAlign(Float32Layer):
     outside the map read its border, further out 0. ``aligned=False`` is the classic
     Keras Mask R-CNN: one sample per bin on ``crop_and_resize``'s end-point grid of the
     normalized box (for weights trained that way).
+
+    ``impl="native"`` groups the RoIs by level and calls ``tf.image.crop_and_resize``
+    per level; ``"gather"`` samples every RoI from its level of one flat table with
+    static shapes (:func:`mrcnn.ops.resample.crop_and_resize_gather`), equal outputs,
+    and compiles with XLA.
     """
 
     def __init__(self, pool_size: int, canonical_size: float = 224.0,
                  canonical_level: int = 4, aligned: bool = True, sampling_ratio: int = 2,
-                 strides=(4, 8, 16, 32), **kwargs):
+                 strides=(4, 8, 16, 32), impl: str = "native", **kwargs):
         super().__init__(**kwargs)
+        if impl not in IMPLS:
+            raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
         self.pool_size = int(pool_size)
         self.canonical_size = float(canonical_size)
         self.canonical_level = int(canonical_level)
         self.aligned = bool(aligned)
         self.sampling_ratio = int(sampling_ratio)
         self.strides = [int(s) for s in strides]
+        self.impl = impl
 
     def call(self, rois, image, *feature_maps):
         rois = tf.stop_gradient(rois)
@@ -64,29 +73,49 @@ class PyramidROIAlign(Float32Layer):
         levels = assign_roi_levels(flat_rois, shape[1] * shape[2], self.canonical_size,
                                    self.canonical_level, 2, 1 + len(feature_maps))
         pixel_rois = denorm_boxes(flat_rois, shape[1:3])
+        if self.impl == "gather":
+            return self._gather(flat_rois, pixel_rois, box_index, levels - 2, feature_maps)
         pooled, order = [], []
         for i, features in enumerate(feature_maps):
             ix = tf.where(tf.equal(levels, i + 2))[:, 0]
             order.append(ix)
-            if self.aligned:
-                pooled.append(self._aligned(features, tf.gather(pixel_rois, ix),
-                                            tf.gather(box_index, ix), self.strides[i]))
-            else:
-                pooled.append(tf.image.crop_and_resize(
-                    features, tf.gather(flat_rois, ix), tf.gather(box_index, ix),
-                    [self.pool_size, self.pool_size]))
+            index = tf.gather(box_index, ix)
+
+            def sample(boxes, size, pad, features=features, index=index):
+                return crop_and_resize(features, boxes, index, size, "native", pad)
+
+            pooled.append(self._pool(sample, tf.shape(features)[1:3], tf.gather(flat_rois, ix),
+                                     tf.gather(pixel_rois, ix), float(self.strides[i])))
         pooled = tf.concat(pooled, axis=0)
         inverse = tf.math.invert_permutation(tf.cast(tf.concat(order, axis=0), tf.int32))
         return tf.gather(pooled, inverse)
 
-    def _aligned(self, features, boxes, box_index, stride):
-        """Aligned RoIAlign of pixel ``boxes`` ``[N, 4]`` on one level."""
+    def _gather(self, flat_rois, pixel_rois, box_index, level, feature_maps):
+        """Every RoI at once from one table of all levels' rows; ``level`` ``[N]`` from 0."""
+        shapes = [tf.shape(f) for f in feature_maps]
+        table = tf.concat([tf.reshape(f, tf.stack([-1, s[3]]))
+                           for f, s in zip(feature_maps, shapes)], axis=0)
+        starts = tf.cumsum(tf.stack([s[0] * s[1] * s[2] for s in shapes]), exclusive=True)
+        map_size = tf.gather(tf.stack([s[1:3] for s in shapes]), level)  # [N, 2]
+        offsets = tf.gather(starts, level) + box_index * map_size[:, 0] * map_size[:, 1]
+        stride = tf.gather(tf.constant(self.strides, tf.float32), level)[:, None]
+
+        def sample(boxes, size, pad):
+            return crop_and_resize_gather(table, offsets, map_size, boxes, size, pad)
+
+        return self._pool(sample, map_size, flat_rois, pixel_rois, stride)
+
+    def _pool(self, sample, map_size, rois, pixel_rois, stride):
+        """RoIAlign of ``rois`` ``[N, 4]`` (normalized; ``pixel_rois`` in pixels) on maps of
+        ``map_size`` and ``stride`` (one map, or ``[N, ...]`` per RoI); ``sample(boxes,
+        crop_size, pad)`` is crop-and-resize on those maps."""
+        if not self.aligned:
+            return sample(rois, [self.pool_size, self.pool_size], 0)
         samples = self.pool_size * self.sampling_ratio
         # One replicated border row/column: samples in [-1, 0] read the edge (Detectron).
-        padded = tf.pad(features, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="SYMMETRIC")
-        crops = cell_centre_crops(boxes, (samples, samples), tf.shape(features)[1:3],
-                                  stride=float(stride), pad=1)
-        x = tf.image.crop_and_resize(padded, crops, box_index, [samples, samples])
+        crops = cell_centre_crops(pixel_rois, (samples, samples), map_size, stride=stride,
+                                  pad=1)
+        x = sample(crops, [samples, samples], 1)
         if self.sampling_ratio > 1:
             x = tf.nn.avg_pool2d(x, self.sampling_ratio, self.sampling_ratio, "VALID")
         return x
@@ -95,7 +124,7 @@ class PyramidROIAlign(Float32Layer):
         return {**super().get_config(), "pool_size": self.pool_size,
                 "canonical_size": self.canonical_size, "canonical_level": self.canonical_level,
                 "aligned": self.aligned, "sampling_ratio": self.sampling_ratio,
-                "strides": self.strides}
+                "strides": self.strides, "impl": self.impl}
 
 
 @keras.saving.register_keras_serializable(package="mrcnn")

@@ -23,7 +23,8 @@ class DetectionTargetLayer(Float32Layer):
     ``positive_ratio * rois_per_image`` positives are kept, negatives fill the rest; when
     there are not enough proposals the tail is padding. With ``add_gt`` the ground-truth
     boxes join the proposals. Mask targets sample the cell centres of each RoI when
-    ``aligned`` (see :func:`mrcnn.ops.masks.crop_mask_targets`), thresholded at 0.5.
+    ``aligned`` (see :func:`mrcnn.ops.masks.crop_mask_targets`), thresholded at 0.5;
+    ``impl`` (``"native"`` or ``"gather"``) is how they are resampled.
 
     Inputs: ``proposals`` ``[B, N, 4]`` normalized (zero rows = padding),
     ``gt_class_ids`` ``[B, G]`` (0 = padding, < 0 crowd), ``gt_boxes`` ``[B, G, 4]`` pixels,
@@ -38,7 +39,7 @@ class DetectionTargetLayer(Float32Layer):
     def __init__(self, rois_per_image: int, positive_ratio: float, positive_iou: float,
                  bbox_std_dev: Sequence[float], mask_shape: Sequence[int], mini_mask: bool,
                  add_gt: bool = True, aligned: bool = False, crowd_iou: float = 0.001,
-                 **kwargs):
+                 impl: str = "native", **kwargs):
         super().__init__(**kwargs)
         self.rois_per_image = int(rois_per_image)
         self.positive_ratio = float(positive_ratio)
@@ -49,6 +50,7 @@ class DetectionTargetLayer(Float32Layer):
         self.add_gt = bool(add_gt)
         self.aligned = bool(aligned)
         self.crowd_iou = float(crowd_iou)
+        self.impl = impl
 
     def call(self, proposals, gt_class_ids, gt_boxes, gt_masks, image):
         normalized = norm_boxes(gt_boxes, tf.shape(image)[1:3])
@@ -93,7 +95,7 @@ class DetectionTargetLayer(Float32Layer):
         crops = crop_mask_targets(flat_masks, tf.reshape(matched_boxes, [-1, 4]),
                                   tf.reshape(rois, [-1, 4]), mask_index,
                                   tuple(self.mask_shape), self.mini_mask, self.aligned,
-                                  tf.shape(image)[1:3])
+                                  tf.shape(image)[1:3], self.impl)
         crops = tf.reshape(crops, tf.concat([tf.shape(rois)[:2], self.mask_shape], axis=0))
         target_masks = tf.where(sel_pos[..., None, None] & (crops >= 0.5), 1.0, 0.0)
         return tuple(tf.stop_gradient(t) for t in
@@ -104,4 +106,4 @@ class DetectionTargetLayer(Float32Layer):
                 "positive_ratio": self.positive_ratio, "positive_iou": self.positive_iou,
                 "bbox_std_dev": self.bbox_std_dev, "mask_shape": self.mask_shape,
                 "mini_mask": self.mini_mask, "add_gt": self.add_gt, "aligned": self.aligned,
-                "crowd_iou": self.crowd_iou}
+                "crowd_iou": self.crowd_iou, "impl": self.impl}

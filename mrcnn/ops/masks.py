@@ -6,12 +6,13 @@ import tensorflow as tf
 
 from mrcnn.ops.boxes import denorm_boxes
 from mrcnn.ops.geometry import cell_centre_crops
+from mrcnn.ops.resample import crop_and_resize, crop_taps
 
 
 def crop_mask_targets(gt_masks: tf.Tensor, gt_boxes: tf.Tensor, rois: tf.Tensor,
                       mask_index: tf.Tensor, mask_shape: tuple[int, int],
                       mini_mask: bool, aligned: bool = False,
-                      image_shape: tf.Tensor | None = None) -> tf.Tensor:
+                      image_shape: tf.Tensor | None = None, impl: str = "native") -> tf.Tensor:
     """Crop ground-truth masks to RoIs and resize them to ``mask_shape`` (values in [0, 1]).
 
     Args:
@@ -24,10 +25,12 @@ def crop_mask_targets(gt_masks: tf.Tensor, gt_boxes: tf.Tensor, rois: tf.Tensor,
         convention of :mod:`mrcnn.ops.geometry`, inverted exactly by :func:`paste_masks`);
         needs ``image_shape`` ``(height, width)``, the molded image's. Otherwise the
         classic end-point grid of the normalized RoI.
+      impl: ``"native"`` or ``"gather"`` (:func:`mrcnn.ops.resample.crop_and_resize`).
     Returns:
       ``[N, mask_h, mask_w]`` float32 bilinear samples, not thresholded.
     """
     masks = tf.expand_dims(gt_masks, -1)
+    pad = 0
     if aligned:
         pixel_rois = denorm_boxes(rois, image_shape)
         stride, origin = 1.0, 0.0
@@ -38,9 +41,9 @@ def crop_mask_targets(gt_masks: tf.Tensor, gt_boxes: tf.Tensor, rois: tf.Tensor,
             origin = gt[:, :2]
         # Outside the mask (or its box) is background: pad with 0 so a boundary on the
         # border falls halfway to the outside, like every other boundary.
-        masks = tf.pad(masks, [[0, 0], [1, 1], [1, 1], [0, 0]])
+        pad = 1
         boxes = cell_centre_crops(pixel_rois, mask_shape, tf.shape(gt_masks)[1:3], stride,
-                                  origin, pad=1)
+                                  origin, pad=pad)
     elif mini_mask:
         # Express each RoI in its ground-truth box's frame (the mini mask covers that box).
         gy1, gx1, gy2, gx2 = tf.unstack(gt_boxes, axis=-1)
@@ -51,7 +54,8 @@ def crop_mask_targets(gt_masks: tf.Tensor, gt_boxes: tf.Tensor, rois: tf.Tensor,
                           (y2 - gy1) / gh, (x2 - gx1) / gw], axis=-1)
     else:
         boxes = rois
-    crops = tf.image.crop_and_resize(masks, tf.stop_gradient(boxes), mask_index, mask_shape)
+    crops = crop_and_resize(masks, tf.stop_gradient(boxes), mask_index, mask_shape, impl,
+                            pad=pad, pad_mode="CONSTANT")
     return tf.squeeze(crops, -1)
 
 
@@ -112,8 +116,8 @@ def _paste_masks(masks, boxes, height, width, threshold):
     a_x = ((0.5 - x1) * mw / bw + 0.5) / (mw + 1.0)
     b_y = a_y + (mh / bh) * span_h / (mh + 1.0)
     b_x = a_x + (mw / bw) * span_w / (mw + 1.0)
-    top_row, bottom_row, y_lerp = _lerp_taps(a_y, b_y, height, rows_len)  # [N, H]
-    left_col, right_col, x_lerp = _lerp_taps(a_x, b_x, width, cols_len)  # [N, W]
+    top_row, bottom_row, y_lerp = crop_taps(a_y, b_y, height, rows_len)  # [N, H]
+    left_col, right_col, x_lerp = crop_taps(a_x, b_x, width, cols_len)  # [N, W]
 
     # The pixels whose centre lies inside box k: rows [r0, r0 + h), columns [c0, c0 + w).
     r0, h = _inside_range(y1, y2, height)
@@ -168,30 +172,6 @@ def _paste_masks(masks, boxes, height, width, threshold):
     pasted = tf.scatter_nd(where[:, None], on, tf.stack([size, tf.cast(tile, tf.int64)]))
     pasted = tf.reshape(pasted, tf.stack([n, height, tiles * tile]))
     return pasted[:, :, :width]  # no copy where the tiles fill the width exactly
-
-
-def _lerp_taps(a: tf.Tensor, b: tf.Tensor, size: tf.Tensor, length: tf.Tensor):
-    """Bilinear taps of ``crop_and_resize``'s ``size`` samples of the crop ``(a, b)``.
-
-    Args:
-      a, b: ``[N]`` normalized crop ends along one axis of a map of ``length``.
-      size: number of samples (the output's side).
-    Returns:
-      ``[N, size]`` low and high index (int32) and weight of the high one (float32),
-      computed as the CPU kernel does; samples outside the map get index ``length``
-      (where the callers put the kernel's extrapolation value 0) and weight 0.
-    """
-    last = tf.cast(length - 1, tf.float32)
-    steps = tf.cast(tf.maximum(size - 1, 1), tf.float32)
-    scale = tf.where(size > 1, (b - a) * last / steps, 0.0)
-    pos = a[:, None] * last + tf.cast(tf.range(size), tf.float32)[None] * scale[:, None]
-    valid = (pos >= 0.0) & (pos <= last)
-    low = tf.floor(pos)
-    lerp = tf.where(valid, pos - low, 0.0)
-    low = tf.where(valid, tf.cast(tf.clip_by_value(low, 0.0, last), tf.int32), length)
-    high = tf.where(valid, tf.cast(tf.clip_by_value(tf.math.ceil(pos), 0.0, last), tf.int32),
-                    length)
-    return low, high, lerp
 
 
 def _inside_range(start: tf.Tensor, end: tf.Tensor, size: tf.Tensor):

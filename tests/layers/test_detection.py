@@ -1,15 +1,29 @@
 """DetectionLayer (per-class NMS, thresholds, clipping) and SelectClassMasks vs numpy twins."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from mrcnn.layers import DetectionBoxes, DetectionLayer, SelectClassMasks, ValidDetectionRows
 from mrcnn.ops.image_meta import compose_image_meta
+from mrcnn.ops.nms import IMPLS
 from tests.twins import np_decode, np_iou
 
 STD = np.array([0.1, 0.1, 0.2, 0.2], np.float32)
 SIZE = 64
 NUM_CLASSES = 4
+
+
+@pytest.fixture(params=IMPLS)
+def nms_impl(request):
+    """The detection tests run with each NMS implementation (:mod:`mrcnn.ops.nms`)."""
+    global NMS_IMPL
+    NMS_IMPL = request.param
+    yield request.param
+    NMS_IMPL = "native"
+
+
+NMS_IMPL = "native"
 
 
 # ----------------------------------------------------------------------------- numpy twins
@@ -50,7 +64,7 @@ def detect(rois, probs, deltas=None, metas=None, max_instances=5, min_conf=0.5, 
         deltas = np.zeros(probs.shape + (4,), np.float32)
     if metas is None:
         metas = np.stack([meta([0, 0, SIZE, SIZE])] * len(rois))
-    layer = DetectionLayer(max_instances, min_conf, nms_iou, STD.tolist())
+    layer = DetectionLayer(max_instances, min_conf, nms_iou, STD.tolist(), nms_impl=NMS_IMPL)
     return layer(tf.constant(rois), tf.constant(probs), tf.constant(deltas, tf.float32),
                  tf.constant(metas)).numpy()
 
@@ -65,7 +79,7 @@ def onehot_probs(classes, scores) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- tests
-def test_score_threshold():
+def test_score_threshold(nms_impl):
     rois = [[[0.1, 0.1, 0.3, 0.3], [0.5, 0.5, 0.7, 0.7], [0.1, 0.6, 0.3, 0.9]]]
     probs = onehot_probs([1, 2, 3], [0.49, 0.9, 0.5])[None]
     out = detect(rois, probs, min_conf=0.5)
@@ -75,7 +89,7 @@ def test_score_threshold():
     np.testing.assert_array_equal(out[0, 2:], 0.0)
 
 
-def test_per_class_nms():
+def test_per_class_nms(nms_impl):
     box = [0.2, 0.2, 0.6, 0.6]
     near = [0.21, 0.2, 0.61, 0.6]
     # Same box, different classes: both kept.
@@ -89,13 +103,13 @@ def test_per_class_nms():
     np.testing.assert_array_equal(out[0, 1:], 0.0)
 
 
-def test_one_roi_can_yield_several_classes():
+def test_one_roi_can_yield_several_classes(nms_impl):
     probs = np.array([[[0.1, 0.0, 0.55, 0.35]]], np.float32)
     out = detect([[[0.2, 0.2, 0.6, 0.6]]], probs, min_conf=0.3)
     np.testing.assert_allclose(out[0, :2, 4:], [[2, 0.55], [3, 0.35]], atol=1e-6)
 
 
-def test_max_instances_and_sorting():
+def test_max_instances_and_sorting(nms_impl):
     rng = np.random.default_rng(0)
     corners = rng.uniform(0, 0.8, size=(12, 2))
     rois = np.concatenate([corners, corners + 0.02], 1)[None]  # small boxes, little overlap
@@ -105,7 +119,7 @@ def test_max_instances_and_sorting():
     np.testing.assert_allclose(out[0, :, 5], np.sort(scores)[::-1][:4], atol=1e-6)
 
 
-def test_deltas_per_class_and_window_clipping():
+def test_deltas_per_class_and_window_clipping(nms_impl):
     window = [8, 4, 56, 60]  # molded-pixel window of the real image
     roi = [0.3, 0.3, 0.5, 0.5]
     deltas = np.zeros((1, 1, NUM_CLASSES, 4), np.float32)
@@ -120,14 +134,14 @@ def test_deltas_per_class_and_window_clipping():
     np.testing.assert_allclose(out[0, 1, 4:], [1, 0.45], atol=1e-6)
 
 
-def test_padding_rois_never_detected():
+def test_padding_rois_never_detected(nms_impl):
     probs = onehot_probs([1, 2], [0.9, 0.9])[None]
     out = detect([[[0.0, 0.0, 0.0, 0.0], [0.1, 0.1, 0.2, 0.2]]], probs)
     np.testing.assert_allclose(out[0, 0, 4], 2)
     np.testing.assert_array_equal(out[0, 1:], 0.0)
 
 
-def test_random_batch_matches_numpy_twin():
+def test_random_batch_matches_numpy_twin(nms_impl):
     rng = np.random.default_rng(1)
     b, r = 2, 30
     corners = rng.uniform(0, 0.8, size=(b, r, 2))
@@ -148,7 +162,10 @@ def test_random_batch_matches_numpy_twin():
 
 
 # ----------------------------------------------------------------------------- mask selection
-def test_select_class_masks_and_detection_boxes():
+@pytest.mark.parametrize("compact", [True, False])
+def test_select_class_masks_and_detection_boxes(compact):
+    """``compact``: the head ran on the real detections only (ValidDetectionRows);
+    otherwise on every row, padding too (the static-shape graph for XLA)."""
     rng = np.random.default_rng(2)
     b, d, h = 2, 3, 5
     masks = rng.uniform(size=(b * d, h, h, NUM_CLASSES)).astype(np.float32)
@@ -159,7 +176,8 @@ def test_select_class_masks_and_detection_boxes():
     rows = ValidDetectionRows()(tf.constant(masks), tf.constant(detections)).numpy()
     np.testing.assert_array_equal(rows[:-1], masks[valid])
     np.testing.assert_array_equal(rows[-1], 0.0)
-    got = SelectClassMasks()(tf.constant(rows), tf.constant(detections)).numpy()
+    head_out = rows if compact else masks
+    got = SelectClassMasks(compact)(tf.constant(head_out), tf.constant(detections)).numpy()
     assert got.shape == (b, d, h, h)
     for i in range(b):
         for k in range(d):

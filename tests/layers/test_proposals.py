@@ -1,12 +1,25 @@
-"""ProposalLayer: top-k, delta decoding, clipping and NMS, against a numpy twin."""
+"""ProposalLayer: top-k, delta decoding, clipping and NMS, against a numpy twin, with
+each NMS implementation (:mod:`mrcnn.ops.nms`)."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from mrcnn.layers import ProposalLayer
+from mrcnn.ops.nms import IMPLS
 from tests.twins import np_decode, np_iou
 
 STD = np.array([0.1, 0.1, 0.2, 0.2], np.float32)
+NMS_IMPL = "native"
+
+
+@pytest.fixture(autouse=True, params=IMPLS)
+def nms_impl(request):
+    """Every test of this module runs with each NMS implementation."""
+    global NMS_IMPL
+    NMS_IMPL = request.param
+    yield request.param
+    NMS_IMPL = "native"
 
 
 # ----------------------------------------------------------------------------- numpy twins
@@ -34,7 +47,7 @@ def np_proposals(probs, deltas, anchors, count, threshold, pre_nms_limit) -> np.
 def run(probs, deltas, anchors, count=4, threshold=0.7, pre_nms_limit=100):
     fg = np.asarray(probs, np.float32)
     probs = np.stack([1 - fg, fg], -1)
-    layer = ProposalLayer(count, threshold, pre_nms_limit, STD.tolist())
+    layer = ProposalLayer(count, threshold, pre_nms_limit, STD.tolist(), nms_impl=NMS_IMPL)
     return layer(tf.constant(probs), tf.constant(deltas, tf.float32),
                  tf.constant(anchors, tf.float32)).numpy()
 

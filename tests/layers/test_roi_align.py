@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from mrcnn.layers import PyramidROIAlign, RoiBatchReshape, assign_roi_levels
+from mrcnn.ops.resample import IMPLS
 
 
 # ----------------------------------------------------------------------------- numpy twins
@@ -93,7 +94,8 @@ def roi(cy, cx, side):
 
 
 # ----------------------------------------------------------------------------- tests
-def test_roi_align_matches_numpy_across_levels_and_order():
+@pytest.mark.parametrize("impl", IMPLS)
+def test_roi_align_matches_numpy_across_levels_and_order(impl):
     rng = np.random.default_rng(0)
     image, features = make_inputs(rng)
     # Interleave levels (side 1/8 -> P2, 1/4 -> P3, 1/2 -> P4, ~1 -> P5) and images.
@@ -109,7 +111,7 @@ def test_roi_align_matches_numpy_across_levels_and_order():
         assign_roi_levels(tf.constant(rois), IMAGE * IMAGE, CANONICAL).numpy(), levels)
 
     pool = 5
-    layer = PyramidROIAlign(pool, canonical_size=CANONICAL, aligned=False)
+    layer = PyramidROIAlign(pool, canonical_size=CANONICAL, aligned=False, impl=impl)
     got = layer(tf.constant(rois), tf.constant(image), *map(tf.constant, features)).numpy()
     assert got.shape == (2 * 6, pool, pool, 3)
     for b in range(2):
@@ -122,8 +124,9 @@ def test_roi_align_matches_numpy_across_levels_and_order():
     np.testing.assert_array_equal(reshaped[1, 3], got[9])
 
 
+@pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("ratio", [1, 2, 3])
-def test_aligned_roi_align_matches_numpy_across_levels(ratio):
+def test_aligned_roi_align_matches_numpy_across_levels(ratio, impl):
     rng = np.random.default_rng(5)
     image, features = make_inputs(rng)
     # Levels P2..P5, boxes over the border (samples outside the map) and a sliver.
@@ -136,7 +139,7 @@ def test_aligned_roi_align_matches_numpy_across_levels(ratio):
     levels = np_levels(rois, IMAGE * IMAGE, CANONICAL)
     assert set(levels.ravel()) == {2, 3, 4, 5}
     pool = 4
-    layer = PyramidROIAlign(pool, canonical_size=CANONICAL, sampling_ratio=ratio)
+    layer = PyramidROIAlign(pool, canonical_size=CANONICAL, sampling_ratio=ratio, impl=impl)
     assert layer.aligned
     got = layer(tf.constant(rois), tf.constant(image), *map(tf.constant, features)).numpy()
     for b in range(2):
@@ -148,8 +151,9 @@ def test_aligned_roi_align_matches_numpy_across_levels(ratio):
                                        err_msg=f"image {b} roi {r} level {level}")
 
 
+@pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("axis", [0, 1])
-def test_aligned_bins_of_a_coordinate_map_are_the_bin_centres(axis):
+def test_aligned_bins_of_a_coordinate_map_are_the_bin_centres(axis, impl):
     """A feature map whose values are their own image coordinate (element k of stride s
     sits at (k + 0.5) s) returns, bilinear sampling being exact on a linear map, the
     image coordinate of each bin centre."""
@@ -164,7 +168,7 @@ def test_aligned_bins_of_a_coordinate_map_are_the_bin_centres(axis):
     rois = np.array([[roi(0.5, 0.5, 0.5), roi(0.45, 0.55, 0.25), roi(0.5, 0.4, 0.125),
                       [0.3, 0.2, 0.7, 0.8]]], np.float32)
     pool = 7
-    got = PyramidROIAlign(pool, canonical_size=CANONICAL)(
+    got = PyramidROIAlign(pool, canonical_size=CANONICAL, impl=impl)(
         tf.constant(rois), tf.constant(image), *map(tf.constant, features)).numpy()[..., 0]
     for r, box in enumerate(rois[0]):
         y1, x1, y2, x2 = np_pixel_box(box, IMAGE)
@@ -175,17 +179,40 @@ def test_aligned_bins_of_a_coordinate_map_are_the_bin_centres(axis):
                                    err_msg=f"roi {r}")
 
 
-def test_roi_align_uses_own_image_features():
+@pytest.mark.parametrize("impl", IMPLS)
+def test_roi_align_uses_own_image_features(impl):
     """Identical RoIs in two images read different feature maps."""
     rng = np.random.default_rng(1)
     image, features = make_inputs(rng, depth=2)
     rois = np.tile(np.array([[roi(0.5, 0.5, 0.25), roi(0.5, 0.5, 0.125)]], np.float32), (2, 1, 1))
-    got = PyramidROIAlign(3, canonical_size=CANONICAL, aligned=False)(
+    got = PyramidROIAlign(3, canonical_size=CANONICAL, aligned=False, impl=impl)(
         tf.constant(rois), tf.constant(image), *map(tf.constant, features)).numpy()
     np.testing.assert_allclose(got[0], np_roi_align(features[1][0], rois[0, 0], 3), atol=1e-4)
     np.testing.assert_allclose(got[2], np_roi_align(features[1][1], rois[1, 0], 3), atol=1e-4)
     np.testing.assert_allclose(got[3], np_roi_align(features[0][1], rois[1, 1], 3), atol=1e-4)
     assert not np.allclose(got[0], got[2])
+
+
+@pytest.mark.parametrize("aligned", [True, False])
+def test_gather_impl_equals_crop_and_resize_and_compiles_with_xla(aligned):
+    """The gather RoIAlign gives crop_and_resize's values (the same arithmetic, up to float32
+    rounding where graph optimisations reorder it), compiled by XLA too, which refuses
+    CropAndResize."""
+    rng = np.random.default_rng(7)
+    image, features = make_inputs(rng, depth=4)
+    centre = rng.uniform(-0.1, 1.1, size=(2, 40, 2))
+    side = rng.uniform(0.02, 1.0, size=(2, 40, 2))
+    rois = np.concatenate([centre - side / 2, centre + side / 2], -1).astype(np.float32)
+    rois[1, -5:] = 0.0  # padding rows
+    args = (tf.constant(rois), tf.constant(image), *map(tf.constant, features))
+    native = PyramidROIAlign(7, canonical_size=CANONICAL, aligned=aligned)(*args).numpy()
+    layer = PyramidROIAlign(7, canonical_size=CANONICAL, aligned=aligned, impl="gather")
+    np.testing.assert_allclose(layer(*args).numpy(), native, atol=1e-5)
+    np.testing.assert_allclose(tf.function(layer, jit_compile=True)(*args).numpy(), native,
+                               atol=1e-4)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="CropAndResize"):
+        tf.function(PyramidROIAlign(7, canonical_size=CANONICAL, aligned=aligned),
+                    jit_compile=True)(*args)
 
 
 def test_roi_align_default_canonical_size():
@@ -199,13 +226,15 @@ def test_roi_align_default_canonical_size():
         np.testing.assert_allclose(got[r], np_roi_align(features[0][0], rois[0, r], 4), atol=1e-4)
 
 
-def test_roi_align_gradient_flows_to_features_only():
+@pytest.mark.parametrize("impl", IMPLS)
+def test_roi_align_gradient_flows_to_features_only(impl):
     rng = np.random.default_rng(3)
     image, features = make_inputs(rng, batch=1, depth=1)
     feats = [tf.Variable(f) for f in features]
     rois = tf.Variable([[roi(0.5, 0.5, 0.25)]])
     with tf.GradientTape() as tape:
-        out = PyramidROIAlign(3, canonical_size=CANONICAL)(rois, tf.constant(image), *feats)
+        out = PyramidROIAlign(3, canonical_size=CANONICAL, impl=impl)(rois, tf.constant(image),
+                                                                      *feats)
         loss = tf.reduce_sum(out)
     grads = tape.gradient(loss, [rois, *feats])
     assert grads[0] is None or not np.any(grads[0].numpy())
