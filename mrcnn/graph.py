@@ -30,7 +30,7 @@ from mrcnn.layers import (
     SelectClassMasks,
     ValidDetectionRows,
 )
-from mrcnn.precision import OUTPUT_DTYPE, dtype_policy
+from mrcnn.precision import OUTPUT_DTYPE, dtype_policy, inference_policy
 
 
 def _image_input(config):
@@ -81,12 +81,14 @@ def build_graph(mode: str, config) -> keras.Model:
     (the detected class's channel), and for inspection ``rpn_rois``, ``rpn_class``,
     ``rpn_bbox``, ``mrcnn_class``, ``mrcnn_bbox``.
 
-    Layers are built under ``config.DTYPE_POLICY`` (see :mod:`mrcnn.precision`); inputs,
-    outputs and losses are float32 under every policy.
+    Layers are built under ``config.DTYPE_POLICY`` for training and under
+    :func:`mrcnn.precision.inference_policy` for inference; inputs, outputs and losses are
+    float32 under every policy.
     """
     if mode not in ("training", "inference"):
         raise ValueError(f"mode must be 'training' or 'inference', got {mode!r}")
-    with dtype_policy(config.DTYPE_POLICY):
+    policy = config.DTYPE_POLICY if mode == "training" else inference_policy(config)
+    with dtype_policy(policy):
         return _build_graph(mode, config)
 
 

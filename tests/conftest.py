@@ -18,6 +18,7 @@ class TinyConfig(ShapesConfig):
     """64x64 images and narrow layers: graphs build and step in seconds."""
 
     NAME = "tiny"
+    AUTO_BFLOAT16_INFERENCE = False  # numerics tests compare with float32 twins
     IMAGES_PER_GPU = 2
     IMAGE_MIN_DIM = 64
     IMAGE_MAX_DIM = 64

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 import report  # noqa: E402  (bench/report.py)
@@ -51,9 +53,18 @@ def check_report(result: dict, rows: int) -> None:
     assert report._machine(result).startswith(result["machine"]["cpu_model"])
 
 
-def test_inference_quick_with_xla_and_bfloat16():
-    result = run_script("inference.py", "--xla", "--dtype-policies", "float32",
-                        "mixed_bfloat16")
+def check_call_flops(batch: dict, fixed: int, mask_per_roi: int, peak: dict) -> None:
+    """The FLOPs of a timed call use the mask head rows it ran on, and the fraction of
+    peak is against the matmul peak of the policy's compute dtype."""
+    want = (fixed + mask_per_roi * batch["mask_head_rois"]) * batch["batch"] / 1e9
+    assert batch["gflop_per_call"] == pytest.approx(want, rel=2e-3)
+    assert batch["peak_used"] == peak["dtype"]
+    assert batch["fraction_of_matmul_peak"] == pytest.approx(
+        batch["achieved_gflops_per_s"] / peak["gflops_per_s"], rel=1e-2)
+
+
+def test_inference_quick_with_bfloat16():
+    result = run_script("inference.py", "--dtype-policies", "float32", "mixed_bfloat16")
     assert result["benchmark"] == "inference"
     check_peak(result["matmul_peak"])
     assert result["matmul_peak_16bit"]["mixed_bfloat16"]["dtype"] == "bfloat16"
@@ -61,18 +72,24 @@ def test_inference_quick_with_xla_and_bfloat16():
             for r in result["results"]} == {
         ("resnet_light", 128, head, policy) for head in ("fcn", "unet")
         for policy in ("float32", "mixed_bfloat16")}
+    peaks = {"float32": result["matmul_peak"], **result["matmul_peak_16bit"]}
     for model in result["results"]:
         assert {"parameters", "build_s", "first_call_s", "peak_rss_mib"} <= set(model)
         flops = model["flops"]
-        assert flops["per_image"] == (flops["backbone_fpn_rpn"]
-                                      + flops["box_head_per_roi"] * flops["box_head_rois"]
-                                      + flops["mask_head_per_roi"] * flops["mask_head_rois"])
+        fixed = flops["backbone_fpn_rpn"] + flops["box_head_per_roi"] * flops["box_head_rois"]
+        max_rois = flops["mask_head_max_rois"]
+        assert max_rois == model["detection_max_instances"] == 20
+        assert flops["per_image_at_max_rois"] == fixed + flops["mask_head_per_roi"] * max_rois
+        peak = peaks[model["dtype_policy"]]
         assert [b["batch"] for b in model["batches"]] == [1, 2]
         for batch in model["batches"]:
             assert {"images_per_s", "ms_per_image", "detect_ms", "detections_per_image",
                     "achieved_gflops_per_s", "fraction_of_matmul_peak"} <= set(batch)
             assert set(batch["split_ms"]) == {"preprocess", "graph", "postprocess"}
-            assert batch["xla"]["ok"] or batch["xla"]["error"]
+            # the native graph's mask head: the real detections plus one zero row per call
+            assert (batch["detections_per_image"] <= batch["mask_head_rois"] - 1 / batch["batch"]
+                    <= max_rois)
+            check_call_flops(batch, fixed, flops["mask_head_per_roi"], peak)
     assert len(result["head_comparison"]) == 4
     assert {"unet_over_fcn_time", "unet_over_fcn_flops"} <= set(result["head_comparison"][0])
     assert len(result["precision_comparison"]) == 4  # 2 heads x 2 batches, bf16 over fp32
@@ -83,6 +100,38 @@ def test_inference_quick_with_xla_and_bfloat16():
             assert heads[part]["ms"] > 0 and ("xla_ms" in heads[part]
                                               or heads[part]["xla_error"])
     check_report(result, rows=8)
+
+
+def test_inference_quick_xla_twin():
+    """``--xla``: the GRAPH_OPS "xla" twin compiles; its mask head runs on every row."""
+    result = run_script("inference.py", "--xla", "--heads", "fcn", "--batches", "1",
+                        "--dtype-policies", "float32")
+    (model,) = result["results"]
+    flops = model["flops"]
+    fixed = flops["backbone_fpn_rpn"] + flops["box_head_per_roi"] * flops["box_head_rois"]
+    (batch,) = model["batches"]
+    xla = batch["xla"]
+    assert xla["ok"], xla
+    assert xla["mask_head_rois"] == flops["mask_head_max_rois"]
+    assert xla["ms_per_image"] > 0 and xla["speedup_over_native"] > 0
+    assert "xla_peak_rss_mib" in model
+    check_call_flops({**xla, "batch": 1}, fixed, flops["mask_head_per_roi"],
+                     result["matmul_peak"])
+
+
+def test_interleave_quick():
+    result = run_script("interleave.py", "--sizes", "128", "--rounds", "2", "--variants",
+                        "float32", "mixed_bfloat16")
+    (size,) = result["sizes"]
+    assert size["baseline"] == "float32" and size["rounds"] == 2
+    base, mixed = size["results"]
+    assert base["time_over_baseline"]["median"] == 1.0
+    assert mixed["config"] == {"DTYPE_POLICY": "mixed_bfloat16"}
+    assert mixed["time_over_baseline"]["median"] > 0 and mixed["ms_per_call"]["min"] > 0
+    (same,) = base["agreement_with_baseline"]
+    assert same["detections"] > 0 and same["box_iou_min"] == 1.0 and same["max_score_diff"] == 0
+    (other,) = mixed["agreement_with_baseline"]
+    assert 0 <= other["same_class"] <= 1 and 0 <= other["mask_iou_median"] <= 1
 
 
 def test_train_step_quick():

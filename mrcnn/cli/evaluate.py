@@ -10,6 +10,7 @@ EXAMPLES = """examples:
   mrcnn evaluate --weights model.weights.h5 --dataset coco:val.json:val2017/ --out eval.json
   mrcnn evaluate --weights model.weights.h5 --dataset via:balloon/   # its val/ split
   mrcnn evaluate --weights model.weights.h5 --dataset labels:PNGImages:PedMasks --holdout 50
+  mrcnn evaluate --weights model.weights.h5 --dataset via:balloon/ --dtype-policy float32
 """
 TABLE = (("mask AP", ("segm", "AP")), ("mask AP50", ("segm", "AP50")),
          ("mask AP75", ("segm", "AP75")), ("mask AP90", ("segm", "AP90")),
@@ -29,6 +30,10 @@ def add_parser(subparsers) -> None:
     add_data_arguments(parser)
     parser.add_argument("--min-score", type=float, default=None,
                         help="detection threshold (default: the checkpoint's)")
+    parser.add_argument("--dtype-policy", default=None,
+                        choices=("float32", "mixed_bfloat16", "mixed_float16"),
+                        help="compute in this policy (default: the checkpoint's, in "
+                             "bfloat16 on CPUs with bfloat16 units)")
     parser.add_argument("--out", default=None, help="write every figure to this JSON file")
     parser.set_defaults(run=run)
 
@@ -39,18 +44,21 @@ def run(args) -> int:
     from mrcnn.cli.train import import_modules
     from mrcnn.compare import evaluate_run, json_default
     from mrcnn.model import MaskRCNN
+    from mrcnn.precision import inference_policy
 
     import_modules(args.imports)
     overrides = {"IMAGES_PER_GPU": 1, "GPU_COUNT": 1}
     if args.min_score is not None:
         overrides["DETECTION_MIN_CONFIDENCE"] = args.min_score
+    if args.dtype_policy is not None:
+        overrides.update(DTYPE_POLICY=args.dtype_policy, AUTO_BFLOAT16_INFERENCE=False)
     model = MaskRCNN.from_checkpoint(args.weights, **overrides)
     dataset = (load_spec(parse_spec(args.val))[0] if args.val
                else evaluation_set(args.dataset, args.holdout))
     if model.class_names and model.class_names != dataset.class_names:
         raise ValueError(f"{args.weights} detects {model.class_names[1:]} but the data set "
                          f"has {dataset.class_names[1:]}")
-    print(f"evaluating on {dataset.num_images} images")
+    print(f"evaluating on {dataset.num_images} images ({inference_policy(model.config)})")
     metrics = evaluate_run(model, dataset, progress=True)
     for name, (group, key) in TABLE:
         print(f"{name:20} {metrics[group][key]:.3f}")

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 
+from mrcnn import precision
 from mrcnn.config import ConfigError
 from mrcnn.heads.mask import MASK_HEADS
 from mrcnn.model import MaskRCNN, make_optimizer
@@ -62,6 +63,33 @@ def test_mixed_inference_graph_dtypes_and_detect(policy, head, tmp_path):
     for r in results:
         assert r["scores"].dtype == np.float32 and np.isfinite(r["scores"]).all()
         assert ((r["scores"] >= 0) & (r["scores"] <= 1)).all()
+
+
+@pytest.mark.parametrize("units", [True, False])
+def test_float32_inference_computes_in_bfloat16_on_cpus_with_bf16_units(units, monkeypatch,
+                                                                        tmp_path):
+    """A float32 config's inference graph is mixed_bfloat16 where the CPU has bfloat16
+    units, unless the config opts out; training graphs and explicit policies are kept."""
+    monkeypatch.setattr(precision, "bf16_matrix_units", lambda: units)
+    auto = tiny_config(AUTO_BFLOAT16_INFERENCE=True)
+    assert precision.inference_policy(auto) == ("mixed_bfloat16" if units else "float32")
+    assert precision.inference_policy(tiny_config()) == "float32"  # opted out
+    assert precision.inference_policy(
+        tiny_config(AUTO_BFLOAT16_INFERENCE=True, DTYPE_POLICY="mixed_float16")) == "mixed_float16"
+    layers = {layer.name: layer for layer in
+              MaskRCNN("inference", auto, str(tmp_path)).keras_model.layers}
+    assert layers["conv1"].compute_dtype == ("bfloat16" if units else "float32")
+    assert layers["mrcnn_detection"].compute_dtype == "float32"
+    training = {layer.name: layer for layer in
+                MaskRCNN("training", auto, str(tmp_path)).keras_model.layers}
+    assert training["conv1"].compute_dtype == "float32"
+
+
+def test_bf16_units_read_from_cpu_flags():
+    """Agrees with /proc/cpuinfo (this machine: no GPU)."""
+    with open("/proc/cpuinfo") as f:
+        flags = next(line for line in f if line.startswith("flags")).split()
+    assert precision.bf16_matrix_units() == ("avx512_bf16" in flags or "amx_bf16" in flags)
 
 
 def test_bfloat16_outputs_follow_float32_with_the_same_weights(tmp_path):
