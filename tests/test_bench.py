@@ -129,9 +129,10 @@ def test_interleave_quick():
     assert mixed["config"] == {"DTYPE_POLICY": "mixed_bfloat16"}
     assert mixed["time_over_baseline"]["median"] > 0 and mixed["ms_per_call"]["min"] > 0
     (same,) = base["agreement_with_baseline"]
-    assert same["detections"] > 0 and same["box_iou_min"] == 1.0 and same["max_score_diff"] == 0
+    assert same["detections"] > 0 and same["matched"] == 1.0
+    assert same["score_diff_median"] == 0 and same["mask_iou_median"] == 1.0
     (other,) = mixed["agreement_with_baseline"]
-    assert 0 <= other["same_class"] <= 1 and 0 <= other["mask_iou_median"] <= 1
+    assert 0 <= other["matched"] <= 1 and 0 <= other["box_iou_median"] <= 1
 
 
 def test_train_step_quick():
