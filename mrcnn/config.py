@@ -14,8 +14,9 @@ the field and saying why.
 
 Mask-head settings (the FCN's ``MASK_HEAD_CONV_DIM``, the U-Net's ``UNET_*_FILTERS``, a
 new head's own fields) are not declared here: each head registers them with their
-defaults (:mod:`mrcnn.heads.mask`), and a config that does not set one gets the default
-at construction. Override them like any field; the selected head validates them.
+defaults and presets (:mod:`mrcnn.heads.mask`), and a config that does not set one gets
+the default, or the head's value for the config's ``MASK_HEAD_PRESET``, at construction.
+Override them like any field; the selected head validates them.
 """
 
 from __future__ import annotations
@@ -109,6 +110,9 @@ class Config:
     # A key of mrcnn.heads.mask.MASK_HEADS. Each head brings its own settings with their
     # defaults (e.g. "fcn": MASK_HEAD_CONV_DIM; "unet": UNET_*_FILTERS): see its module.
     MASK_HEAD = "fcn"
+    # Which of the heads' own presets fills the head settings this config does not set
+    # (None: their defaults; LightConfig: "light", see mrcnn.heads.mask).
+    MASK_HEAD_PRESET = None
 
     # --- Detection ----------------------------------------------------------------
     DETECTION_MAX_INSTANCES = 100
@@ -163,7 +167,7 @@ class Config:
         ``to_dict`` shows them), and MASK_SHAPE the selected head's output size."""
         from mrcnn.heads.mask import MASK_HEADS, mask_head_settings
 
-        for name, default in mask_head_settings().items():
+        for name, default in mask_head_settings(self.MASK_HEAD_PRESET).items():
             if not hasattr(self, name):
                 setattr(self, name, copy.deepcopy(default))
         pool = self.MASK_POOL_SIZE
@@ -286,6 +290,8 @@ class Config:
 
         if self.DTYPE_POLICY not in POLICIES:
             fail("DTYPE_POLICY", f"must be one of {', '.join(POLICIES)}")
+        if self.MASK_HEAD_PRESET is not None and not isinstance(self.MASK_HEAD_PRESET, str):
+            fail("MASK_HEAD_PRESET", "must be None or a preset name such as 'light'")
         if not isinstance(self.AUTO_BFLOAT16_INFERENCE, (bool, np.bool_)):
             fail("AUTO_BFLOAT16_INFERENCE", "must be True or False")
         if self.OPTIMIZER not in ("sgd", "adamw"):
@@ -332,17 +338,12 @@ class LightConfig(Config):
     TOP_DOWN_PYRAMID_SIZE = 64
     RPN_CONV_DIM = 64
     PRE_NMS_LIMIT = 1000
+    POST_NMS_ROIS_TRAINING = 300  # at most PRE_NMS_LIMIT (the classic 2000 is not)
     POST_NMS_ROIS_INFERENCE = 100
     TRAIN_ROIS_PER_IMAGE = 32
     USE_MINI_MASK = False
     FPN_CLASSIF_FC_LAYERS_SIZE = 128
-    # Narrow widths for the built-in mask heads' settings (defaults in their modules).
-    MASK_HEAD_CONV_DIM = 64
-    UNET_SKIP_FILTERS = (64, 64)
-    UNET_BOTTLENECK_FILTERS = (64, 128, 64)
-    UNET_UP14_FILTERS = (64, 32)
-    UNET_UP28_FILTERS = (64, 64)
-    FCN_DEEP_CONV_DIM = 72
+    MASK_HEAD_PRESET = "light"  # each mask head's narrow widths, from its own module
     OPTIMIZER = "adamw"
     LEARNING_RATE = 0.001
     WEIGHT_DECAY = 0.0001

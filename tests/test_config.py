@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mrcnn.config import Config, ConfigError
+from mrcnn.config import Config, ConfigError, LightConfig
 from mrcnn.heads.mask import MASK_HEADS, register_mask_head
 from mrcnn.migration import class_specific_layers
 from mrcnn.model_info import config_fields, config_from_fields
@@ -112,6 +112,11 @@ def test_the_selected_head_validates_its_settings(head, field, value, message):
         assert getattr(tiny_config(MASK_HEAD=other, **{field: value}), field) == value
 
 
+class Light(LightConfig):
+    NAME = "light"
+    NUM_CLASSES = 2
+
+
 @pytest.fixture
 def mine_head():
     """A head registered by the test: one setting, a validation, 4x upsampling."""
@@ -122,7 +127,8 @@ def mine_head():
             fail("MINE_WIDTH", "must be a multiple of 8")
 
     @register_mask_head("test_mine", upsampling=4, settings={"MINE_WIDTH": 8},
-                        validate=validate, class_specific_layers=("mrcnn_mask_mine_out",))
+                        validate=validate, class_specific_layers=("mrcnn_mask_mine_out",),
+                        presets={"light": {"MINE_WIDTH": 16}})
     def build(features, config):
         x = keras.layers.Conv2DTranspose(config.MINE_WIDTH, 4, strides=4,
                                          name="mrcnn_mask_mine_up")(features)
@@ -134,14 +140,43 @@ def mine_head():
 
 def test_a_registered_head_brings_its_settings(mine_head, capsys):
     config = tiny_config(MASK_HEAD="test_mine")
-    assert config.MINE_WIDTH == 8  # its default, through the config
+    assert config.MINE_WIDTH == 16  # its "light" preset value (TinyConfig is a LightConfig)
     assert config.MASK_SHAPE == [56, 56]  # 4 x MASK_POOL_SIZE
     assert tiny_config(MASK_HEAD="test_mine", MINE_WIDTH=16).MINE_WIDTH == 16  # override wins
-    assert tiny_config().MINE_WIDTH == 8  # every config can switch to it
+    assert tiny_config().MINE_WIDTH == 16  # every config can switch to it
     config.display()
-    assert any(line.split() == ["MINE_WIDTH", "8"] for line in capsys.readouterr().out.splitlines())
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.split() == ["MINE_WIDTH", "16"] for line in lines)
     assert "mrcnn_mask_mine_out" in class_specific_layers()
     assert {"mrcnn_class_logits", "mrcnn_mask"} <= set(class_specific_layers())
+
+
+def test_a_registered_heads_preset_fills_light_configs(mine_head):
+    """LightConfig (MASK_HEAD_PRESET "light") takes the head's light value; the classic
+    Config its default; a class that sets the field keeps its own."""
+    assert Light().MINE_WIDTH == 16
+    assert Classic().MINE_WIDTH == 8
+    assert type("Mine", (Light,), {"MINE_WIDTH": 24})().MINE_WIDTH == 24
+    assert type("NoPreset", (Light,), {"MASK_HEAD_PRESET": None})().MINE_WIDTH == 8
+
+
+@pytest.mark.parametrize("head", sorted(MASK_HEADS))
+def test_light_widths_come_from_each_heads_module(head):
+    """No head setting is written in config.py: LightConfig's narrow widths are the heads'
+    own "light" presets."""
+    spec = MASK_HEADS[head]
+    config = type("LightHead", (Light,), {"MASK_HEAD": head})()
+    for name, default in spec.settings.items():
+        assert name not in vars(LightConfig)
+        assert getattr(config, name) == spec.presets.get("light", {}).get(name, default)
+    assert "light" in spec.presets  # every built-in head narrows itself for LightConfig
+
+
+def test_a_preset_may_only_set_the_heads_settings():
+    with pytest.raises(ValueError, match=r"preset 'light' sets \['OTHER'\]"):
+        register_mask_head("test_bad", settings={"MINE_WIDTH": 8},
+                           presets={"light": {"OTHER": 1}})
+    assert "test_bad" not in MASK_HEADS
 
 
 def test_a_registered_head_validates_its_settings(mine_head):
@@ -157,7 +192,7 @@ def test_a_registered_heads_settings_round_trip_through_checkpoints(mine_head):
     config = tiny_config(MASK_HEAD="test_mine", MINE_WIDTH=24)
     fields = config_fields(config)
     assert fields["MINE_WIDTH"] == 24 and "MASK_SHAPE" not in fields  # derived, not stored
-    assert config_fields(tiny_config(MASK_HEAD="test_mine"))["MINE_WIDTH"] == 8  # defaults too
+    assert config_fields(tiny_config(MASK_HEAD="test_mine"))["MINE_WIDTH"] == 16  # unset too
     rebuilt = config_from_fields(fields)
     assert rebuilt.MINE_WIDTH == 24 and rebuilt.MASK_SHAPE == [56, 56]
     assert config_from_fields(fields, MINE_WIDTH=32).MINE_WIDTH == 32

@@ -36,6 +36,10 @@ gives the head:
   that sets it by hand is checked against it).
 - ``class_specific_layers``: the head's layers whose shapes depend on NUM_CLASSES, left
   out when weights are loaded for other classes (:func:`mrcnn.migration.class_specific_layers`).
+- ``presets``: ``{preset: {setting: value}}``, the head's values under a config preset
+  (``Config.MASK_HEAD_PRESET``; :class:`~mrcnn.config.LightConfig` is ``"light"``, the
+  narrow widths that train on a laptop CPU). A setting the config class does not set takes
+  the preset's value, else the default.
 
 A bare ``@register_mask_head("name")`` still works for a head without settings.
 
@@ -66,6 +70,7 @@ class MaskHeadSpec:
     settings: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     validate: Callable | None = None
     class_specific_layers: tuple[str, ...] = ()
+    presets: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
 
     def output_size(self, pool_size: int) -> int:
         """Side of the masks predicted from ``pool_size`` x ``pool_size`` features."""
@@ -80,7 +85,8 @@ _DERIVED = ("MASK_SHAPE", "BATCH_SIZE", "IMAGE_SHAPE", "IMAGE_META_SIZE")
 def register_mask_head(name: str, upsampling: int = 2,
                        settings: Mapping[str, Any] | None = None,
                        validate: Callable | None = None,
-                       class_specific_layers: tuple[str, ...] | list[str] = ()) -> Callable:
+                       class_specific_layers: tuple[str, ...] | list[str] = (),
+                       presets: Mapping[str, Mapping[str, Any]] | None = None) -> Callable:
     """Decorator registering a mask-head builder under ``name`` (see the module docstring)."""
     if not isinstance(upsampling, int) or isinstance(upsampling, bool) or upsampling < 1:
         raise ValueError(f"mask head {name!r}: upsampling must be a positive integer")
@@ -96,6 +102,13 @@ def register_mask_head(name: str, upsampling: int = 2,
             if other != name and key in spec.settings and not _same(spec.settings[key], default):
                 raise ValueError(f"mask head {name!r}: setting {key} is already the {other!r} "
                                  f"head's, with default {spec.settings[key]!r}")
+    presets = {preset: MappingProxyType(dict(values))
+               for preset, values in (presets or {}).items()}
+    for preset, values in presets.items():
+        unknown = sorted(set(values) - set(settings))
+        if unknown:
+            raise ValueError(f"mask head {name!r}: preset {preset!r} sets {unknown}, which "
+                             "are not its settings")
     if isinstance(class_specific_layers, str):
         class_specific_layers = (class_specific_layers,)
     layers = tuple(class_specific_layers)
@@ -104,7 +117,7 @@ def register_mask_head(name: str, upsampling: int = 2,
         if name in MASK_HEADS and MASK_HEADS[name].build is not build:
             raise ValueError(f"a mask head named {name!r} is already registered")
         MASK_HEADS[name] = MaskHeadSpec(build, upsampling, MappingProxyType(settings),
-                                        validate, layers)
+                                        validate, layers, MappingProxyType(presets))
         return build
 
     return register
@@ -117,11 +130,13 @@ def _same(a, b) -> bool:
         return a is b
 
 
-def mask_head_settings() -> dict[str, Any]:
-    """``{field: default}`` of every registered head's settings (what Config fills in)."""
+def mask_head_settings(preset: str | None = None) -> dict[str, Any]:
+    """``{field: default}`` of every registered head's settings (what Config fills in),
+    with the values of the heads' ``preset`` where they have one."""
     defaults: dict[str, Any] = {}
     for spec in MASK_HEADS.values():
         defaults.update(spec.settings)
+        defaults.update(spec.presets.get(preset, {}))
     return defaults
 
 

@@ -19,6 +19,7 @@ def validate_fcn(config, fail) -> None:
 
 
 @register_mask_head("fcn", upsampling=2, settings={"MASK_HEAD_CONV_DIM": 256},
+                    presets={"light": {"MASK_HEAD_CONV_DIM": 64}},
                     validate=validate_fcn, class_specific_layers=("mrcnn_mask",))
 def build_fcn_mask_head(roi_features, config):
     """``[N, 14, 14, D]`` -> ``[N, 28, 28, NUM_CLASSES]`` mask logits."""

@@ -9,9 +9,10 @@ the U-Net's depth (9 3x3 convs) and, at the defaults (9 x 288), its FLOPs per Ro
 (and where it is spent: the U-Net spends half of it on convs at 28x28, this head all at
 14x14), and "fcn_deep vs fcn" what the compute alone buys.
 
-LightConfig narrows it to a quarter (72) as it does the U-Net's widths; the FLOPs still
-match there (``tests/model/test_heads.py`` checks both). Keep them matched when changing
-the U-Net's widths: compare ``mrcnn.flops.mask_head_profile`` of the two configs.
+Its "light" preset (LightConfig) narrows it to 72, as the U-Net's narrows its widths to a
+quarter; the FLOPs still match there (``tests/model/test_heads.py`` checks both). Keep
+them matched when changing the U-Net's widths: compare ``mrcnn.flops.mask_head_profile``
+of the two configs.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def validate_fcn_deep(config, fail) -> None:
 
 
 @register_mask_head("fcn_deep", upsampling=2, settings=FCN_DEEP_SETTINGS,
+                    presets={"light": {"FCN_DEEP_CONV_DIM": 72}},
                     validate=validate_fcn_deep, class_specific_layers=("mrcnn_mask_fcn_deep_out",))
 def build_fcn_deep_mask_head(roi_features, config):
     """``[N, 14, 14, D]`` -> ``[N, 28, 28, NUM_CLASSES]`` mask logits."""

@@ -43,7 +43,13 @@ def validate_unet(config, fail) -> None:
         check_widths(config, field, fail)
 
 
+# LightConfig's "light" preset: a quarter of the proposal's widths.
+UNET_LIGHT = {"UNET_SKIP_FILTERS": (64, 64), "UNET_BOTTLENECK_FILTERS": (64, 128, 64),
+              "UNET_UP14_FILTERS": (64, 32), "UNET_UP28_FILTERS": (64, 64)}
+
+
 @register_mask_head("unet", upsampling=2, settings=UNET_SETTINGS, validate=validate_unet,
+                    presets={"light": UNET_LIGHT},
                     class_specific_layers=("mrcnn_mask_unet_out",))
 def build_unet_mask_head(roi_features, config):
     """``[N, 14, 14, D]`` -> ``[N, 28, 28, NUM_CLASSES]`` mask logits."""
