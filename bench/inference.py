@@ -380,7 +380,8 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backbones", nargs="+", default=["resnet50", "resnet101"])
     parser.add_argument("--sizes", nargs="+", type=int, default=[512, 640, 1024])
-    parser.add_argument("--batches", nargs="+", type=int, default=[1, 4])
+    parser.add_argument("--batches", nargs="+", type=int, default=None,
+                        help="batch sizes (default 1 4; --quick: 1 2)")
     parser.add_argument("--heads", nargs="+", default=["fcn", "unet"])
     parser.add_argument("--headline", action="store_true",
                         help="the issue's headline: resnet50, 640x640, batch 1, fcn vs unet")
@@ -409,9 +410,11 @@ def parse_args() -> argparse.Namespace:
     if args.headline:
         args.backbones, args.sizes, args.batches = ["resnet50"], [640], [1]
     if args.quick:
-        args.backbones, args.sizes, args.batches = ["resnet_light"], [128], [1, 2]
+        args.backbones, args.sizes = ["resnet_light"], [128]
+        args.batches = args.batches or [1, 2]
         args.num_classes, args.max_instances = 4, 20
         args.repeats, args.warmup = min(args.repeats, 3), min(args.warmup, 1)
+    args.batches = args.batches or [1, 4]
     args.matmul_size = args.matmul_size or (1024 if args.quick else 4096)
     return args
 

@@ -100,13 +100,13 @@ def test_inference_quick_with_bfloat16():
 
 def test_inference_quick_xla_twin():
     """``--xla``: the GRAPH_OPS "xla" twin compiles; its mask head runs on every row."""
-    result = run_script("inference.py", "--xla", "--heads", "fcn", "--dtype-policies",
-                        "float32")
+    result = run_script("inference.py", "--xla", "--heads", "fcn", "--batches", "2",
+                        "--dtype-policies", "float32")
     (model,) = result["results"]
     flops = model["flops"]
     fixed = flops["backbone_fpn_rpn"] + flops["box_head_per_roi"] * flops["box_head_rois"]
     assert "xla_peak_rss_mib" in model and model["batches"]
-    for batch in model["batches"]:  # --quick: batches of 1 and 2
+    for batch in model["batches"]:
         xla = batch["xla"]
         assert xla["ok"], xla
         assert xla["mask_head_rois"] == flops["mask_head_max_rois"]
@@ -119,8 +119,8 @@ def test_inference_quick_xla_twin():
 
 
 def test_interleave_quick():
-    result = run_script("interleave.py", "--sizes", "128", "--rounds", "2", "--variants",
-                        "float32", "mixed_bfloat16")
+    result = run_script("interleave.py", "--sizes", "128", "--rounds", "2", "--warmup", "0",
+                        "--variants", "float32", "mixed_bfloat16")
     (size,) = result["sizes"]
     assert size["baseline"] == "float32" and size["rounds"] == 2
     base, mixed = size["results"]

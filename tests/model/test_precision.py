@@ -65,20 +65,20 @@ def test_mixed_inference_graph_dtypes_and_detect(policy, head, tmp_path):
         assert ((r["scores"] >= 0) & (r["scores"] <= 1)).all()
 
 
-@pytest.mark.parametrize("units", [True, False])
-def test_float32_inference_computes_in_bfloat16_on_cpus_with_bf16_units(units, monkeypatch,
+def test_float32_inference_computes_in_bfloat16_on_cpus_with_bf16_units(monkeypatch,
                                                                         tmp_path):
     """A float32 config's inference graph is mixed_bfloat16 where the CPU has bfloat16
     units, unless the config opts out; training graphs and explicit policies are kept."""
-    monkeypatch.setattr(precision, "bf16_matrix_units", lambda: units)
     auto = tiny_config(AUTO_BFLOAT16_INFERENCE=True)
-    assert precision.inference_policy(auto) == ("mixed_bfloat16" if units else "float32")
-    assert precision.inference_policy(tiny_config()) == "float32"  # opted out
-    assert precision.inference_policy(
-        tiny_config(AUTO_BFLOAT16_INFERENCE=True, DTYPE_POLICY="mixed_float16")) == "mixed_float16"
+    mixed16 = tiny_config(AUTO_BFLOAT16_INFERENCE=True, DTYPE_POLICY="mixed_float16")
+    for units in (False, True):
+        monkeypatch.setattr(precision, "bf16_matrix_units", lambda units=units: units)
+        assert precision.inference_policy(auto) == ("mixed_bfloat16" if units else "float32")
+        assert precision.inference_policy(tiny_config()) == "float32"  # opted out
+        assert precision.inference_policy(mixed16) == "mixed_float16"
     layers = {layer.name: layer for layer in
               MaskRCNN("inference", auto, str(tmp_path)).keras_model.layers}
-    assert layers["conv1"].compute_dtype == ("bfloat16" if units else "float32")
+    assert layers["conv1"].compute_dtype == "bfloat16"
     assert layers["mrcnn_detection"].compute_dtype == "float32"
     training = {layer.name: layer for layer in
                 MaskRCNN("training", auto, str(tmp_path)).keras_model.layers}
