@@ -49,8 +49,10 @@ def crop_and_resize(image: tf.Tensor, boxes: tf.Tensor, box_indices: tf.Tensor, 
     """``tf.image.crop_and_resize`` of ``image`` padded by ``pad`` on each side.
 
     Args:
-      image: ``[B, H, W, D]``; boxes: ``[N, 4]`` normalized crops of the *padded* map;
-      box_indices: ``[N]`` int32 image of each box; crop_size: ``(rows, cols)``.
+      image: ``[B, H, W, D]``.
+      boxes: ``[N, 4]`` normalized crops of the *padded* map.
+      box_indices: ``[N]`` int32 image of each box.
+      crop_size: ``(rows, cols)``.
       impl: ``"native"`` (the TensorFlow kernel) or ``"gather"`` (XLA-compilable, equal).
       pad, pad_mode: ``tf.pad`` of the rows and columns, ``"SYMMETRIC"`` (for one row:
         the border replicated) or ``"CONSTANT"`` (zeros).
