@@ -29,6 +29,7 @@ from common import emit, log, machine_info, median, rounded, stdout_to_stderr
 
 from mrcnn.config import Config
 from mrcnn.data.shapes import ShapesConfig
+from mrcnn.evaluation.ap import compute_overlaps
 from mrcnn.model import MaskRCNN
 
 # Config fields of each variant, over the benchmark's base config.
@@ -55,17 +56,6 @@ def make_config(size: int, variant: str, args) -> Config:
     return type("InterleaveConfig", (base,), fields)()
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU matrix ``[N, M]`` of pixel boxes ``a`` ``[N, 4]`` and ``b`` ``[M, 4]``."""
-    a, b = a[:, None, :].astype(float), b[None, :, :].astype(float)
-    inter = (np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
-             * np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0,
-                       None))
-    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
-    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
-    return inter / np.maximum(area_a + area_b - inter, 1e-9)
-
-
 def agreement(result: dict, reference: dict, min_iou: float = 0.9) -> dict[str, Any]:
     """How ``result`` (one image's detect output) differs from ``reference``: each
     reference detection is matched to the result's detection of the same class with the
@@ -74,7 +64,7 @@ def agreement(result: dict, reference: dict, min_iou: float = 0.9) -> dict[str, 
                            "reference_detections": len(reference["class_ids"])}
     if not len(result["class_ids"]) or not len(reference["class_ids"]):
         return out
-    iou = box_iou(reference["rois"], result["rois"])
+    iou = compute_overlaps(reference["rois"], result["rois"])
     iou[reference["class_ids"][:, None] != result["class_ids"][None, :]] = 0.0
     best, match = iou.max(axis=1), iou.argmax(axis=1)
     found = best >= min_iou

@@ -28,6 +28,20 @@ def np_iou_matrix(a, b) -> np.ndarray:
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
+def np_nms(boxes, scores, threshold, limit, score_threshold=float("-inf")) -> list[int]:
+    """Greedy NMS: indices kept, best first; scores at or below ``score_threshold`` never
+    are."""
+    keep = []
+    for i in np.argsort(-scores, kind="stable"):
+        if scores[i] <= score_threshold:
+            break
+        if all(np_iou(boxes[i], boxes[k]) <= threshold for k in keep):
+            keep.append(i)
+        if len(keep) == limit:
+            break
+    return keep
+
+
 def np_decode(boxes, deltas) -> np.ndarray:
     """Apply ``(dy, dx, log dh, log dw)`` deltas to boxes; ``[..., 4]``, a single box included."""
     boxes, deltas = np.asarray(boxes), np.asarray(deltas)

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from mrcnn.layers import ProposalLayer
 from mrcnn.ops.nms import IMPLS
-from tests.twins import np_decode, np_iou
+from tests.twins import np_decode, np_nms
 
 STD = np.array([0.1, 0.1, 0.2, 0.2], np.float32)
 NMS_IMPL = "native"
@@ -23,17 +23,6 @@ def nms_impl(request):
 
 
 # ----------------------------------------------------------------------------- numpy twins
-def np_nms(boxes, scores, threshold, limit) -> list[int]:
-    """Greedy NMS: indices kept, best first."""
-    keep = []
-    for i in np.argsort(-scores, kind="stable"):
-        if all(np_iou(boxes[i], boxes[k]) <= threshold for k in keep):
-            keep.append(i)
-        if len(keep) == limit:
-            break
-    return keep
-
-
 def np_proposals(probs, deltas, anchors, count, threshold, pre_nms_limit) -> np.ndarray:
     """One image: top-k anchors by score, decode (std-scaled), clip to [0, 1], NMS, pad."""
     top = np.argsort(-probs[:, 1], kind="stable")[:pre_nms_limit]
