@@ -156,7 +156,7 @@ def _build_graph(mode: str, config) -> keras.Model:
     compact = config.GRAPH_OPS == "native"  # XLA needs static shapes: every row
     if compact:
         features = ValidDetectionRows(name="valid_detections")(features, detections)
-    masks = build_mask_head(features, config)  # real detections only, not padding
+    masks = build_mask_head(features, config)  # native: real detections only; xla: every row
     masks = keras.layers.Activation("sigmoid", dtype=OUTPUT_DTYPE, name="mrcnn_mask_probs")(masks)
     masks = SelectClassMasks(compact, name="mrcnn_mask_detections")(masks, detections)
     outputs = {"detections": detections, "mrcnn_mask": masks, "rpn_rois": rpn_rois,
