@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import keras
 import tensorflow as tf
 
+from mrcnn import multi_worker
 from mrcnn.checkpoints import (
     AtomicCheckpoint,
     is_chief,
@@ -197,16 +198,9 @@ def check_dataset(name: str, dataset, config) -> None:
 
 
 def check_strategy(strategy, config) -> None:
-    """Strategies training cannot run under, and global batches that do not split evenly
-    over the replicas."""
+    """Global batches must split evenly over the strategy's replicas."""
     if strategy is None:
         return
-    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        raise NotImplementedError(
-            "MaskRCNN.train cannot run under MultiWorkerMirroredStrategy: Keras 3's "
-            "Model.fit does not accept its distributed batches (keras-team/keras#20585, "
-            "open for Keras 3.5-3.15). Train on one machine with MirroredStrategy (one "
-            "replica per GPU) until a training loop without fit lands here.")
     replicas = strategy.num_replicas_in_sync
     if config.BATCH_SIZE % replicas:
         raise ConfigError(
@@ -268,20 +262,36 @@ class Trainer:
         self._open_log_dir()
         self.set_trainable(layers)
         optimizer = self._compile(learning_rate)
-        train_data = build_dataset(train_dataset, config, shuffle=True,
-                                   augmentation=augmentation, seed=seed + model.epoch)
-        val_data = (build_dataset(val_dataset, config, shuffle=True, seed=seed)
-                    if val_dataset is not None else None)
         guard = StopOnNonFiniteLoss()
         checkpoint = self._checkpoint()
         callbacks = [guard, checkpoint, *(custom_callbacks or [])]
         if is_chief(model.strategy):
             callbacks.insert(0, keras.callbacks.TensorBoard(model.log_dir, write_graph=False))
-        history = model.keras_model.fit(
-            train_data, initial_epoch=model.epoch, epochs=epochs,
-            steps_per_epoch=config.STEPS_PER_EPOCH, validation_data=val_data,
-            validation_steps=config.VALIDATION_STEPS if val_data is not None else None,
-            callbacks=callbacks, verbose=verbose, shuffle=False)
+
+        def data(dataset, **kwargs):
+            if not multi_worker.uses_own_loop(model.strategy):
+                return build_dataset(dataset, config, shuffle=True, **kwargs)
+            return multi_worker.distributed_dataset(
+                model.strategy, lambda **shard: build_dataset(dataset, config, shuffle=True,
+                                                              **kwargs, **shard),
+                config.BATCH_SIZE)
+
+        train_data = data(train_dataset, augmentation=augmentation, seed=seed + model.epoch)
+        val_data = data(val_dataset, seed=seed) if val_dataset is not None else None
+        validation_steps = config.VALIDATION_STEPS if val_data is not None else None
+        if multi_worker.uses_own_loop(model.strategy):
+            history = multi_worker.fit(
+                model.keras_model, model.strategy, train_data, initial_epoch=model.epoch,
+                epochs=epochs, steps_per_epoch=config.STEPS_PER_EPOCH, callbacks=callbacks,
+                val_data=val_data, validation_steps=validation_steps, verbose=verbose,
+                jit_compile=bool(config.JIT_COMPILE),
+                last_checkpoint=lambda: checkpoint.last_saved)
+        else:
+            history = model.keras_model.fit(
+                train_data, initial_epoch=model.epoch, epochs=epochs,
+                steps_per_epoch=config.STEPS_PER_EPOCH, validation_data=val_data,
+                validation_steps=validation_steps, callbacks=callbacks, verbose=verbose,
+                shuffle=False)
         if guard.stopped:
             self._stopped(guard, checkpoint, history)
         if history.epoch:
@@ -305,11 +315,14 @@ class Trainer:
             logger.info("resuming from %s (epoch %d)", last, model.epoch)
 
     def _open_log_dir(self) -> None:
-        """The run folder: the one resumed or loaded from, else a new timestamped one."""
+        """The run folder: the one resumed or loaded from, else a new timestamped one
+        (created by the chief only: the other workers of a cluster write nothing)."""
         model = self.model
         if model.log_dir is None:
             stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
             model.log_dir = os.path.join(model.model_dir, f"{model.config.NAME.lower()}{stamp}")
+        if not is_chief(model.strategy):
+            return
         os.makedirs(model.log_dir, exist_ok=True)
         remove_stale_temporaries(model.log_dir)
 

@@ -120,29 +120,39 @@ def pad_ground_truth(class_ids, boxes, masks, max_instances: int, rng: np.random
 
 def build_dataset(dataset, config, shuffle: bool = True,
                   augmentation: Augmentation | None = None, seed: int = 0,
-                  repeat: bool = True) -> tf.data.Dataset:
-    """Batches of training inputs keyed by the training model's input names.
+                  repeat: bool = True, shard: tuple[int, int] = (1, 0),
+                  batch_size: int | None = None) -> tf.data.Dataset:
+    """Batches of ``batch_size`` (default ``config.BATCH_SIZE``) training inputs keyed by
+    the training model's input names.
 
     Images are loaded and molded in parallel workers (``num_parallel_calls``) and
-    prefetched, so the compiled step does not wait on Python. Sample ``k`` of the
-    stream draws its augmentation from ``np.random.default_rng([seed, k])``, so a run is
-    repeatable for a given ``seed`` whatever the parallelism.
+    prefetched, so the compiled step does not wait on Python. ``shard=(n, i)`` keeps
+    the images at positions ``i, i + n, ...`` of ``dataset.image_ids`` (worker ``i`` of
+    ``n`` reads only its own). Sample ``k`` of shard ``i`` draws its augmentation from
+    ``np.random.default_rng([seed, k * n + i])``, so a run is repeatable for a given
+    ``seed`` whatever the parallelism.
     """
     image_ids = np.asarray(dataset.image_ids, dtype=np.int64)
     if len(image_ids) == 0:
         raise ValueError("the training dataset has no images; did you call prepare()?")
+    shards, shard_index = shard
+    image_ids = image_ids[shard_index::shards]
+    if len(image_ids) == 0:
+        raise ValueError(f"the training dataset has {len(dataset.image_ids)} image(s), "
+                         f"fewer than the {shards} workers that each read their own share")
+    batch_size = config.BATCH_SIZE if batch_size is None else batch_size
     mask_hw = (tuple(config.MINI_MASK_SHAPE) if config.USE_MINI_MASK
                else tuple(int(v) for v in config.IMAGE_SHAPE[:2]))
     fixed_size = config.IMAGE_RESIZE_MODE in ("square", "crop")
     image_hw = tuple(int(v) for v in config.IMAGE_SHAPE[:2]) if fixed_size else (None, None)
-    if not fixed_size and config.BATCH_SIZE > 1:
+    if not fixed_size and batch_size > 1:
         raise ValueError(f"IMAGE_RESIZE_MODE={config.IMAGE_RESIZE_MODE!r} gives images of "
                          "different sizes; train with BATCH_SIZE 1 or use 'square'/'crop'")
     if not fixed_size:
         mask_hw = mask_hw if config.USE_MINI_MASK else (None, None)
 
     def load(index: np.int64, image_id: np.int64):
-        rng = np.random.default_rng([seed, int(index)])
+        rng = np.random.default_rng([seed, int(index) * shards + shard_index])
         image, meta, class_ids, boxes, masks = load_image_gt(
             dataset, config, int(image_id), augmentation, rng)
         class_ids, boxes, masks = pad_ground_truth(class_ids, boxes, masks,
@@ -171,5 +181,5 @@ def build_dataset(dataset, config, shuffle: bool = True,
         ids = ids.shuffle(min(len(image_ids), 10000), seed=seed, reshuffle_each_iteration=True)
     return (ids.enumerate()
             .map(to_inputs, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-            .batch(config.BATCH_SIZE, drop_remainder=True)
+            .batch(batch_size, drop_remainder=True)
             .prefetch(tf.data.AUTOTUNE))

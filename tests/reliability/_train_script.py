@@ -1,14 +1,18 @@
 """Training subprocess of the reliability tests (not collected by pytest).
 
-    python -m tests.reliability._train_script resume MODEL_DIR EPOCHS [--resume]
+    [TF_CONFIG=...] python -m tests.reliability._train_script resume MODEL_DIR EPOCHS [--resume]
     python -m tests.reliability._train_script distribute OUT_JSON
-    TF_CONFIG=... python -m tests.reliability._train_script multiworker OUT_JSON
+    [TF_CONFIG=...] python -m tests.reliability._train_script multiworker OUT_JSON
 
 ``resume``: tiny shapes training writing checkpoints; one JSON line per event goes to
-MODEL_DIR/progress.jsonl. ``distribute``: one SGD step on the same batch without and with
-a two-replica MirroredStrategy on two logical CPUs; losses and weight updates to OUT_JSON.
+MODEL_DIR/progress.jsonl. With ``TF_CONFIG`` it is one worker of a two-worker
+MultiWorkerMirroredStrategy cluster sharing MODEL_DIR; ``HANG_AT_EPOCH=N`` makes a
+non-chief worker stop answering at the start of epoch N (0-based) so that the caller can
+kill it there. ``distribute``: one SGD step on the same batch without and with a
+two-replica MirroredStrategy on two logical CPUs; losses and weight updates to OUT_JSON.
 ``multiworker``: the same step as one worker of a MultiWorkerMirroredStrategy cluster
-(``TF_CONFIG``), or without ``TF_CONFIG`` as the single-process reference.
+(``TF_CONFIG``; its model_dir is its own, as on separate machines), or without
+``TF_CONFIG`` as the single-process reference; the image ids it loaded go to OUT_JSON.ids.
 """
 
 from __future__ import annotations
@@ -16,23 +20,40 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def multi_worker_strategy():
+    """A MultiWorkerMirroredStrategy from ``TF_CONFIG``, or None without it. It must exist
+    before any other TensorFlow call of the process. Its peer health check runs every
+    second instead of every 30 s, so a lost worker is noticed within the test's patience."""
+    if not os.environ.get("TF_CONFIG"):
+        return None
+    import tensorflow as tf
+    from tensorflow.python.distribute import collective_all_reduce_strategy as collective
+
+    collective.CollectiveAllReduceExtended._check_health_interval = 1
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
 def resume_main(model_dir: str, epochs: int, resume: bool) -> None:
+    strategy = multi_worker_strategy()
     import keras
     import numpy as np
 
-    from mrcnn.checkpoints import load_training_state, state_path
+    from mrcnn.checkpoints import is_chief, load_training_state, state_path
     from mrcnn.data import ShapesDataset
     from mrcnn.model import MaskRCNN
     from tests.conftest import tiny_config
 
     log = open(os.path.join(model_dir, "progress.jsonl"), "a", buffering=1)
+    worker = strategy.cluster_resolver.task_id if strategy is not None else 0
+    hang_at = int(os.environ.get("HANG_AT_EPOCH", -1))
 
     def emit(**event):
-        log.write(json.dumps({"pid": os.getpid(), **event}) + "\n")
+        log.write(json.dumps({"pid": os.getpid(), "worker": worker, **event}) + "\n")
         log.flush()
 
     class Progress(keras.callbacks.Callback):
@@ -50,12 +71,18 @@ def resume_main(model_dir: str, epochs: int, resume: bool) -> None:
 
         def on_epoch_begin(self, epoch, logs=None):
             emit(epoch_begin=epoch, iterations=int(self.model.optimizer.iterations.numpy()))
+            if epoch == hang_at and not is_chief(strategy):
+                emit(hanging=epoch)
+                time.sleep(600)
 
-    config = tiny_config(STEPS_PER_EPOCH=2, OPTIMIZER="sgd")
+    # Under the strategy: one image per worker, the same global batch of 2.
+    per_worker = ({"IMAGES_PER_GPU": 1, "GPU_COUNT": strategy.num_replicas_in_sync}
+                  if strategy is not None else {})
+    config = tiny_config(STEPS_PER_EPOCH=2, OPTIMIZER="sgd", **per_worker)
     dataset = ShapesDataset()
     dataset.load_shapes(4, 64, 64, seed=1)
     dataset.prepare()
-    model = MaskRCNN("training", config, model_dir)
+    model = MaskRCNN("training", config, model_dir, strategy=strategy)
     model.train(dataset, None, 0.002, epochs=epochs, layers="all", resume=resume,
                 custom_callbacks=[Progress()], verbose=0)
     emit(done=model.epoch, log_dir=model.log_dir)
@@ -143,11 +170,9 @@ def distribute_main(out_path: str) -> None:
 def multiworker_main(out_path: str) -> None:
     """One worker of a MultiWorkerMirroredStrategy cluster (``TF_CONFIG`` set by the
     caller), or with ``TF_CONFIG`` unset the single-process reference: one step each."""
+    strategy = multi_worker_strategy()
     import tensorflow as tf
 
-    # The strategy first: it must exist before any other TensorFlow call of the process.
-    strategy = (tf.distribute.MultiWorkerMirroredStrategy() if os.environ.get("TF_CONFIG")
-                else None)
     tf.config.experimental.enable_op_determinism()
 
     import keras
@@ -155,9 +180,16 @@ def multiworker_main(out_path: str) -> None:
     from mrcnn.model import MaskRCNN
 
     config, dataset = deterministic_setup()
+    loaded = open(out_path + ".ids", "a", buffering=1)
+    load_image = dataset.load_image
+
+    def recording_load_image(image_id):
+        loaded.write(f"{image_id}\n")
+        return load_image(image_id)
+
+    dataset.load_image = recording_load_image
     keras.utils.set_random_seed(0)
-    model = MaskRCNN("training", config, os.path.join(os.path.dirname(out_path), "logs"),
-                     strategy=strategy)
+    model = MaskRCNN("training", config, out_path + ".logs", strategy=strategy)
     result = one_step(model, dataset, out_path)
     with open(out_path, "w") as f:
         json.dump(result, f)

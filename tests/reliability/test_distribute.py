@@ -1,6 +1,7 @@
-"""tf.distribute: one training step under MirroredStrategy on two logical CPUs equals a
-single-device step on the same global batch (losses and gradients); training under
-MultiWorkerMirroredStrategy stops with a clear error (Keras 3's fit cannot take it).
+"""tf.distribute: one training step under MirroredStrategy on two logical CPUs, and under
+MultiWorkerMirroredStrategy with two worker processes, equals a single-device step on the
+same global batch (losses and gradients); a cluster that loses a worker stops with a
+clear error and resumes from the chief's checkpoint.
 
 Runs in a subprocess: logical devices must be configured before TensorFlow initialises.
 The script makes the step deterministic (op determinism, the anchors themselves as the
@@ -12,11 +13,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
+import pytest
 
 from tests.conftest import HANG_GUARD_S
 
@@ -88,23 +92,106 @@ def free_ports(count: int) -> list[int]:
             s.close()
 
 
-def test_multi_worker_training_says_it_is_not_supported(tmp_path):
-    """Keras 3's fit cannot take MultiWorkerMirroredStrategy batches (keras-team/keras#20585):
-    two worker processes on this machine (TF_CONFIG with 127.0.0.1 ports) both stop with
-    the clear error instead of a crash inside TensorFlow, before any step or checkpoint."""
-    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
-    procs = []
-    for index in range(2):
-        config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-        procs.append(run_script("multiworker", tmp_path / f"result{index}.json",
-                                {"TF_CONFIG": json.dumps(config)}, wait=False))
+def cluster_env(index: int, workers: list[str]) -> dict:
+    """``TF_CONFIG`` of worker ``index`` of a cluster on this machine."""
+    config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+    return {"TF_CONFIG": json.dumps(config)}
+
+
+def finish(procs) -> list[str]:
+    """Wait for every process (killing all of them past the hang guard); their outputs."""
     try:
-        outputs = [proc.communicate(timeout=HANG_GUARD_S)[0] for proc in procs]
+        return [proc.communicate(timeout=HANG_GUARD_S)[0] for proc in procs]
     finally:
         for proc in procs:
             proc.kill()
-    for proc, output in zip(procs, outputs):
-        assert proc.returncode != 0
-        assert "NotImplementedError: MaskRCNN.train cannot run under " \
-            "MultiWorkerMirroredStrategy" in output, output[-3000:]
-    assert not list(tmp_path.rglob("*.weights.h5")) and not list(tmp_path.glob("*.json"))
+
+
+def test_two_worker_step_equals_single_process_step(tmp_path):
+    """Two worker processes (TF_CONFIG with 127.0.0.1 ports) train one step of
+    MultiWorkerMirroredStrategy: it equals the single-process step on the same global
+    batch, each worker read only its own image, and only the chief wrote files."""
+    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
+    procs = [run_script("multiworker", tmp_path / f"worker{i}.json", cluster_env(i, workers),
+                        wait=False) for i in range(2)]
+    procs.append(run_script("multiworker", tmp_path / "single.json", wait=False))
+    for proc, output in zip(procs, finish(procs)):
+        assert proc.returncode == 0, output[-4000:]
+    results = [json.loads((tmp_path / f"{name}.json").read_text())
+               for name in ("worker0", "worker1", "single")]
+    grads = [np.load(tmp_path / f"{name}.json.npz") for name in ("worker0", "worker1", "single")]
+    assert_same_step(results[2], results[0], grads[2], grads[0])
+    # Both workers applied the same all-reduced update.
+    assert results[0]["losses"] == results[1]["losses"]
+    for name in grads[0].files:
+        np.testing.assert_array_equal(grads[1][name], grads[0][name], err_msg=name)
+    # Input sharded per worker: image 0 on the chief, image 1 on the other worker.
+    loaded = {name: {int(v) for v in (tmp_path / f"{name}.json.ids").read_text().split()}
+              for name in ("worker0", "worker1", "single")}
+    assert loaded == {"worker0": {0}, "worker1": {1}, "single": {0, 1}}
+    # Checkpoints and TensorBoard logs on the chief only.
+    chief_files = [p.name for p in (tmp_path / "worker0.json.logs").rglob("*") if p.is_file()]
+    assert "mask_rcnn_tiny_0001.weights.h5" in chief_files
+    assert any(name.startswith("events.out.tfevents") for name in chief_files), chief_files
+    other = tmp_path / "worker1.json.logs"
+    assert not other.exists() or not [p for p in other.rglob("*") if p.is_file()]
+
+
+def _start_worker(model_dir, epochs, index, workers, *flags, env_extra=None):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+    env.update({"PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "2",
+                **cluster_env(index, workers), **(env_extra or {})})
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.reliability._train_script", "resume", str(model_dir),
+         str(epochs), *flags], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
+
+
+def _events(model_dir):
+    with open(os.path.join(model_dir, "progress.jsonl")) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def test_killed_worker_then_cluster_resumes_from_the_chiefs_checkpoint(tmp_path):
+    """A worker is SIGKILLed in epoch 2 of a two-worker run: the chief stops with
+    WorkerLostError naming its last checkpoint (no hang); restarted with resume, both
+    workers go on from that checkpoint's epoch and optimizer state and finish."""
+    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
+    first = [_start_worker(tmp_path, 3, i, workers, env_extra={"HANG_AT_EPOCH": "1"})
+             for i in range(2)]
+    checkpoint = tmp_path.glob("tiny*/mask_rcnn_tiny_0001.weights.h5")
+    deadline = time.monotonic() + HANG_GUARD_S
+    try:
+        while not (os.path.exists(tmp_path / "progress.jsonl")
+                   and any("hanging" in e for e in _events(tmp_path))
+                   and list(tmp_path.glob("tiny*/mask_rcnn_tiny_0001.weights.h5"))):
+            if any(proc.poll() is not None for proc in first):
+                pytest.fail("a worker ended early:\n" + "\n".join(finish(first)))
+            if time.monotonic() > deadline:
+                pytest.fail(f"no checkpoint and no waiting worker within {HANG_GUARD_S} s")
+            time.sleep(0.05)
+        first[1].send_signal(signal.SIGKILL)
+        chief_output = first[0].communicate(timeout=HANG_GUARD_S)[0]
+    finally:
+        for proc in first:
+            proc.kill()
+            proc.wait()
+    assert first[0].returncode not in (0, None)
+    assert "WorkerLostError" in chief_output and "resume=True" in chief_output, \
+        chief_output[-3000:]
+    (checkpoint,) = checkpoint
+    assert checkpoint.name in chief_output
+
+    second = [_start_worker(tmp_path, 2, i, workers, "--resume") for i in range(2)]
+    for proc, output in zip(second, finish(second)):
+        assert proc.returncode == 0, output[-4000:]
+    resumed = [e for e in _events(tmp_path) if "train_begin_epoch" in e][-2:]
+    assert sorted(e["worker"] for e in resumed) == [0, 1]
+    for event in resumed:
+        assert event["train_begin_epoch"] == 1
+        assert event["iterations"] == 2  # one epoch of STEPS_PER_EPOCH = 2
+        assert event["slots_restored"] and event["slots_nonzero"]
+    assert sorted(e["worker"] for e in _events(tmp_path) if e.get("done") == 2) == [0, 1]
+    (run_dir,) = tmp_path.glob("tiny*")
+    assert sorted(p.name for p in run_dir.glob("*.weights.h5")) == [
+        "mask_rcnn_tiny_0001.weights.h5", "mask_rcnn_tiny_0002.weights.h5"]
