@@ -105,13 +105,15 @@ def test_coco_spec_holds_out_and_keeps_crowd_regions_for_evaluation():
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """One tiny `mrcnn train` run on label images: (checkpoint, data folders, logs)."""
+    """One tiny `mrcnn train` run on label images: (checkpoint, data folders, logs).
+    Under ``--strategy mirrored`` (one replica on this CPU): the strategy's path."""
     root = tmp_path_factory.mktemp("cli")
     images, labels = write_label_folder(root, count=6)
     logs = root / "logs"
     code = main(["train", "--dataset", f"labels:{images}:{labels}", "--holdout", "2",
                  "--head", "fcn", "--epochs", "1", "--steps-per-epoch", "2",
-                 "--image-size", "64", "--logs", str(logs), "--name", "tiny"])
+                 "--image-size", "64", "--logs", str(logs), "--name", "tiny",
+                 "--strategy", "mirrored"])
     assert code == 0
     checkpoints = sorted(logs.glob("tiny*/mask_rcnn_tiny_0001.weights.h5"))
     assert len(checkpoints) == 1
@@ -193,12 +195,15 @@ def test_compare_runs_a_spec_and_checks_heads_first(trained, tmp_path, monkeypat
     assert config.NUM_CLASSES == 2
 
 
-def test_errors_are_one_line_without_traceback(tmp_path, capsys):
+def test_errors_are_one_line_without_traceback(tmp_path, capsys, monkeypatch):
     assert main(["detect", "--weights", str(tmp_path / "none.weights.h5"),
                  "--input", str(tmp_path)]) == 2
     assert capsys.readouterr().err.startswith("error: weights file not found")
     assert main(["train", "--dataset", "labels:nowhere:x"]) == 2
     assert "folder not found: nowhere" in capsys.readouterr().err
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    assert main(["train", "--dataset", "shapes", "--strategy", "multiworker"]) == 2
+    assert "--strategy multiworker needs TF_CONFIG" in capsys.readouterr().err
 
 
 def test_coco_weights_offline_fail_fast_naming_the_url(tmp_path, monkeypatch, capsys):

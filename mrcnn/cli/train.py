@@ -4,11 +4,17 @@ Checkpoints (one per epoch, written atomically, each carrying the config and the
 names) and TensorBoard logs go to ``--logs/<name><timestamp>/``; ``--resume`` continues
 the newest run of the same name. After training the held-out images are evaluated
 (COCO mask and box AP) unless there are none.
+
+``--strategy mirrored`` trains on every GPU of the machine (``MirroredStrategy``);
+``--strategy multiworker`` is one worker of a ``MultiWorkerMirroredStrategy`` cluster
+described by ``TF_CONFIG`` (start the same command on every machine, with ``--logs`` on
+storage all of them read). Each replica takes ``IMAGES_PER_GPU`` images a step.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 
 from mrcnn.cli.data_specs import KINDS
 
@@ -18,7 +24,11 @@ EXAMPLES = """examples:
   mrcnn train --dataset labels:PNGImages:PedMasks --holdout 50 --weights last --epochs 30
   mrcnn train --dataset coco:train.json:train2017/ --val coco:val.json:val2017/ \\
       --weights coco --backbone resnet101 --layers heads --image-size 1024
+  TF_CONFIG='{"cluster": {"worker": ["host0:2222", "host1:2222"]},
+              "task": {"type": "worker", "index": 0}}' \\
+      mrcnn train --dataset via:/shared/balloon/ --strategy multiworker --logs /shared/logs
 """
+STRATEGIES = ("none", "mirrored", "multiworker")
 BACKBONE_FOR_WEIGHTS = {"coco": "resnet101", "imagenet": "resnet50"}
 
 
@@ -48,6 +58,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--resume", action="store_true",
                         help="continue the newest checkpoint of this name under --logs")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--strategy", choices=STRATEGIES, default="none",
+                        help="tf.distribute strategy: mirrored (the GPUs of this machine), "
+                             "multiworker (one worker of the TF_CONFIG cluster); "
+                             "default: %(default)s")
     parser.set_defaults(run=run)
 
 
@@ -72,9 +86,26 @@ def import_modules(names) -> None:
         importlib.import_module(name)
 
 
+def make_strategy(name: str):
+    """The ``tf.distribute`` strategy named by ``--strategy`` (None for "none"). A
+    multi-worker strategy must be the process's first TensorFlow call."""
+    import tensorflow as tf
+
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        if not os.environ.get("TF_CONFIG"):
+            raise ValueError("--strategy multiworker needs TF_CONFIG: the cluster's workers "
+                             "and this process's index (see mrcnn train -h)")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return None
+
+
 def run(args) -> int:
+    strategy = make_strategy(args.strategy)
     import keras
 
+    from mrcnn.checkpoints import is_chief
     from mrcnn.cli.data_specs import config_class_for, train_and_held_out
     from mrcnn.compare import check_heads, evaluate_run
     from mrcnn.model import MaskRCNN
@@ -92,12 +123,17 @@ def run(args) -> int:
         fields["NAME"] = args.name
     if backbone != "resnet_light":  # pretrained backbones keep their frozen BN statistics
         fields["TRAIN_BN"] = False
+    if strategy is not None:
+        fields["GPU_COUNT"] = strategy.num_replicas_in_sync
     config = config_class_for(args.dataset, train_set.num_classes, args.image_size, **fields)()
     print(f"training {config.MASK_HEAD!r} on {train_set.num_images} images "
           f"({', '.join(train_set.class_names[1:])}); held out: "
           f"{val_set.num_images if val_set is not None else 0}")
+    if strategy is not None:
+        print(f"{type(strategy).__name__}: {config.GPU_COUNT} replica(s) x "
+              f"{config.IMAGES_PER_GPU} image(s) a step")
     keras.utils.set_random_seed(args.seed)
-    model = MaskRCNN("training", config, args.logs)
+    model = MaskRCNN("training", config, args.logs, strategy=strategy)
     if args.weights == "last":
         model.load_weights(model.find_last())
     elif args.weights != "none":
@@ -106,6 +142,8 @@ def run(args) -> int:
               f"{len(report['skipped']) + len(report['missing'])} start fresh")
     model.train(train_set, val_set, args.lr, args.epochs,
                 layers=args.layers, seed=args.seed, resume=args.resume, verbose=1)
+    if not is_chief(strategy):  # the chief wrote the checkpoints and evaluates them
+        return 0
     checkpoint = model.find_last()
     print(f"checkpoint: {checkpoint}")
     if val_set is not None:

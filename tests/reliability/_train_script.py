@@ -11,8 +11,8 @@ non-chief worker stop answering at the start of epoch N (0-based) so that the ca
 kill it there. ``distribute``: one SGD step on the same batch without and with a
 two-replica MirroredStrategy on two logical CPUs; losses and weight updates to OUT_JSON.
 ``multiworker``: the same step as one worker of a MultiWorkerMirroredStrategy cluster
-(``TF_CONFIG``; its model_dir is its own, as on separate machines), or without
-``TF_CONFIG`` as the single-process reference; the image ids it loaded go to OUT_JSON.ids.
+(``TF_CONFIG``; its model_dir is its own, as on separate machines; without ``TF_CONFIG``
+the step in one process); the image ids it loaded go to OUT_JSON.ids.
 """
 
 from __future__ import annotations
@@ -168,8 +168,8 @@ def distribute_main(out_path: str) -> None:
 
 
 def multiworker_main(out_path: str) -> None:
-    """One worker of a MultiWorkerMirroredStrategy cluster (``TF_CONFIG`` set by the
-    caller), or with ``TF_CONFIG`` unset the single-process reference: one step each."""
+    """One step as one worker of a MultiWorkerMirroredStrategy cluster (``TF_CONFIG`` set
+    by the caller), or in one process without it."""
     strategy = multi_worker_strategy()
     import tensorflow as tf
 

@@ -73,14 +73,6 @@ def assert_same_step(single: dict, distributed: dict, grads_single, grads_distri
     assert np.linalg.norm(diffs) < 1e-5 * np.linalg.norm(norms)
 
 
-def test_mirrored_step_matches_single_device_step(tmp_path):
-    out = tmp_path / "result.json"
-    run_script("distribute", out)
-    results = json.loads(out.read_text())
-    assert_same_step(results["single"], results["mirrored"],
-                     np.load(str(out) + ".single.npz"), np.load(str(out) + ".mirrored.npz"))
-
-
 def free_ports(count: int) -> list[int]:
     sockets = [socket.socket() for _ in range(count)]
     try:
@@ -107,28 +99,32 @@ def finish(procs) -> list[str]:
             proc.kill()
 
 
-def test_two_worker_step_equals_single_process_step(tmp_path):
-    """Two worker processes (TF_CONFIG with 127.0.0.1 ports) train one step of
-    MultiWorkerMirroredStrategy: it equals the single-process step on the same global
-    batch, each worker read only its own image, and only the chief wrote files."""
+def test_mirrored_and_two_worker_steps_equal_single_device_step(tmp_path):
+    """One step on the same global batch three ways: on one device, under MirroredStrategy
+    on two logical CPUs (one process), and under MultiWorkerMirroredStrategy with two worker
+    processes (TF_CONFIG with 127.0.0.1 ports). Both distributed steps equal the
+    single-device one; each worker read only its own image and only the chief wrote files."""
     workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
     procs = [run_script("multiworker", tmp_path / f"worker{i}.json", cluster_env(i, workers),
                         wait=False) for i in range(2)]
-    procs.append(run_script("multiworker", tmp_path / "single.json", wait=False))
+    procs.append(run_script("distribute", tmp_path / "one_process.json", wait=False))
     for proc, output in zip(procs, finish(procs)):
         assert proc.returncode == 0, output[-4000:]
-    results = [json.loads((tmp_path / f"{name}.json").read_text())
-               for name in ("worker0", "worker1", "single")]
-    grads = [np.load(tmp_path / f"{name}.json.npz") for name in ("worker0", "worker1", "single")]
-    assert_same_step(results[2], results[0], grads[2], grads[0])
+    one_process = json.loads((tmp_path / "one_process.json").read_text())
+    single, grads_single = one_process["single"], np.load(tmp_path / "one_process.json.single.npz")
+    assert_same_step(single, one_process["mirrored"], grads_single,
+                     np.load(tmp_path / "one_process.json.mirrored.npz"))
+    results = [json.loads((tmp_path / f"worker{i}.json").read_text()) for i in range(2)]
+    grads = [np.load(tmp_path / f"worker{i}.json.npz") for i in range(2)]
+    assert_same_step(single, results[0], grads_single, grads[0])
     # Both workers applied the same all-reduced update.
     assert results[0]["losses"] == results[1]["losses"]
     for name in grads[0].files:
         np.testing.assert_array_equal(grads[1][name], grads[0][name], err_msg=name)
     # Input sharded per worker: image 0 on the chief, image 1 on the other worker.
-    loaded = {name: {int(v) for v in (tmp_path / f"{name}.json.ids").read_text().split()}
-              for name in ("worker0", "worker1", "single")}
-    assert loaded == {"worker0": {0}, "worker1": {1}, "single": {0, 1}}
+    loaded = [{int(v) for v in (tmp_path / f"worker{i}.json.ids").read_text().split()}
+              for i in range(2)]
+    assert loaded == [{0}, {1}]
     # Checkpoints and TensorBoard logs on the chief only.
     chief_files = [p.name for p in (tmp_path / "worker0.json.logs").rglob("*") if p.is_file()]
     assert "mask_rcnn_tiny_0001.weights.h5" in chief_files
