@@ -3,6 +3,11 @@ and a data set whose images and masks are made to order (good and broken)."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -12,6 +17,29 @@ from mrcnn.data.dataset import Dataset
 from mrcnn.model import MaskRCNN, make_optimizer
 from mrcnn.training import build_dataset
 from tests.conftest import TEST_SEED, tiny_config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def start_script(mode: str, *args, env_extra=None) -> subprocess.Popen:
+    """``python -m tests.reliability._train_script MODE ARGS`` in a new process
+    (``TF_CONFIG`` only when ``env_extra`` gives one); stdout and stderr piped together."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+    env.update({"PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "2", **(env_extra or {})})
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.reliability._train_script", mode, *map(str, args)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def start_training(model_dir, epochs: int, *flags: str, env_extra=None) -> subprocess.Popen:
+    """The script's ``resume`` mode: tiny training writing checkpoints to ``model_dir``."""
+    return start_script("resume", model_dir, epochs, *flags, env_extra=env_extra)
+
+
+def progress_events(model_dir) -> list[dict]:
+    """The events the training processes of ``model_dir`` wrote, in order."""
+    with open(os.path.join(model_dir, "progress.jsonl")) as f:
+        return [json.loads(line) for line in f if line.strip()]
 
 
 class MadeToOrder(Dataset):

@@ -15,29 +15,13 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
 
 from tests.conftest import HANG_GUARD_S
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def run_script(mode: str, out, env_extra=None, wait: bool = True):
-    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
-    env.update({"PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "2", **(env_extra or {})})
-    command = [sys.executable, "-m", "tests.reliability._train_script", mode, str(out)]
-    if not wait:
-        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
-    run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
-                         timeout=HANG_GUARD_S)
-    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
-    return run
+from tests.reliability.conftest import progress_events, start_script, start_training
 
 
 def assert_same_step(single: dict, distributed: dict, grads_single, grads_distributed):
@@ -105,9 +89,9 @@ def test_mirrored_and_two_worker_steps_equal_single_device_step(tmp_path):
     processes (TF_CONFIG with 127.0.0.1 ports). Both distributed steps equal the
     single-device one; each worker read only its own image and only the chief wrote files."""
     workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
-    procs = [run_script("multiworker", tmp_path / f"worker{i}.json", cluster_env(i, workers),
-                        wait=False) for i in range(2)]
-    procs.append(run_script("distribute", tmp_path / "one_process.json", wait=False))
+    procs = [start_script("multiworker", tmp_path / f"worker{i}.json",
+                          env_extra=cluster_env(i, workers)) for i in range(2)]
+    procs.append(start_script("distribute", tmp_path / "one_process.json"))
     for proc, output in zip(procs, finish(procs)):
         assert proc.returncode == 0, output[-4000:]
     one_process = json.loads((tmp_path / "one_process.json").read_text())
@@ -133,33 +117,19 @@ def test_mirrored_and_two_worker_steps_equal_single_device_step(tmp_path):
     assert not other.exists() or not [p for p in other.rglob("*") if p.is_file()]
 
 
-def _start_worker(model_dir, epochs, index, workers, *flags, env_extra=None):
-    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
-    env.update({"PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "2",
-                **cluster_env(index, workers), **(env_extra or {})})
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.reliability._train_script", "resume", str(model_dir),
-         str(epochs), *flags], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True)
-
-
-def _events(model_dir):
-    with open(os.path.join(model_dir, "progress.jsonl")) as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def test_killed_worker_then_cluster_resumes_from_the_chiefs_checkpoint(tmp_path):
     """A worker is SIGKILLed in epoch 2 of a two-worker run: the chief stops with
     WorkerLostError naming its last checkpoint (no hang); restarted with resume, both
     workers go on from that checkpoint's epoch and optimizer state and finish."""
     workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
-    first = [_start_worker(tmp_path, 3, i, workers, env_extra={"HANG_AT_EPOCH": "1"})
+    first = [start_training(tmp_path, 3,
+                            env_extra={**cluster_env(i, workers), "HANG_AT_EPOCH": "1"})
              for i in range(2)]
     checkpoint = tmp_path.glob("tiny*/mask_rcnn_tiny_0001.weights.h5")
     deadline = time.monotonic() + HANG_GUARD_S
     try:
         while not (os.path.exists(tmp_path / "progress.jsonl")
-                   and any("hanging" in e for e in _events(tmp_path))
+                   and any("hanging" in e for e in progress_events(tmp_path))
                    and list(tmp_path.glob("tiny*/mask_rcnn_tiny_0001.weights.h5"))):
             if any(proc.poll() is not None for proc in first):
                 pytest.fail("a worker ended early:\n" + "\n".join(finish(first)))
@@ -178,16 +148,17 @@ def test_killed_worker_then_cluster_resumes_from_the_chiefs_checkpoint(tmp_path)
     (checkpoint,) = checkpoint
     assert checkpoint.name in chief_output
 
-    second = [_start_worker(tmp_path, 2, i, workers, "--resume") for i in range(2)]
+    second = [start_training(tmp_path, 2, "--resume", env_extra=cluster_env(i, workers))
+              for i in range(2)]
     for proc, output in zip(second, finish(second)):
         assert proc.returncode == 0, output[-4000:]
-    resumed = [e for e in _events(tmp_path) if "train_begin_epoch" in e][-2:]
+    resumed = [e for e in progress_events(tmp_path) if "train_begin_epoch" in e][-2:]
     assert sorted(e["worker"] for e in resumed) == [0, 1]
     for event in resumed:
         assert event["train_begin_epoch"] == 1
         assert event["iterations"] == 2  # one epoch of STEPS_PER_EPOCH = 2
         assert event["slots_restored"] and event["slots_nonzero"]
-    assert sorted(e["worker"] for e in _events(tmp_path) if e.get("done") == 2) == [0, 1]
+    assert sorted(e["worker"] for e in progress_events(tmp_path) if e.get("done") == 2) == [0, 1]
     (run_dir,) = tmp_path.glob("tiny*")
     assert sorted(p.name for p in run_dir.glob("*.weights.h5")) == [
         "mask_rcnn_tiny_0001.weights.h5", "mask_rcnn_tiny_0002.weights.h5"]

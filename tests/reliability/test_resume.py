@@ -4,36 +4,20 @@ checkpoint; a new process resumes with the same epoch numbering and optimizer st
 from __future__ import annotations
 
 import glob
-import json
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
 from tests.conftest import HANG_GUARD_S
+from tests.reliability.conftest import progress_events, start_training
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STEPS = 2  # STEPS_PER_EPOCH of the script
 
 
-def _start(model_dir, epochs, *flags):
-    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.reliability._train_script", "resume", str(model_dir),
-         str(epochs), *flags], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True)
-
-
-def _events(model_dir):
-    with open(os.path.join(model_dir, "progress.jsonl")) as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def test_sigkill_then_resume_continues_epochs_and_optimizer_state(tmp_path):
-    first = _start(tmp_path, 50)
+    first = start_training(tmp_path, 50)
     deadline = time.monotonic() + HANG_GUARD_S
     try:
         while not glob.glob(str(tmp_path / "*" / "mask_rcnn_tiny_0001.weights.h5")):
@@ -56,10 +40,10 @@ def test_sigkill_then_resume_continues_epochs_and_optimizer_state(tmp_path):
     # The newest state belongs to the newest weights (or to the epoch being written).
     assert any(s.endswith(f"_{last:04d}.state.npz") for s in states), states
 
-    second = _start(tmp_path, last + 2, "--resume")
+    second = start_training(tmp_path, last + 2, "--resume")
     output, _ = second.communicate(timeout=HANG_GUARD_S)
     assert second.returncode == 0, output
-    events = [e for e in _events(tmp_path) if e["pid"] == second.pid]
+    events = [e for e in progress_events(tmp_path) if e["pid"] == second.pid]
     begin = events[0]
     assert begin["train_begin_epoch"] == last
     assert begin["iterations"] == last * STEPS, begin  # not 0: the optimizer state is back
