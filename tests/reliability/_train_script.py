@@ -120,14 +120,16 @@ LEARNING_RATE = 0.01
 
 
 def one_step(model, dataset, out_path: str) -> dict:
-    """Train ``model`` one SGD step from zeroed ``rpn_bbox_pred``; write the gradient
-    (weight change / -lr) to ``out_path.npz`` and return the losses and counts."""
+    """Train ``model`` one SGD step from zeroed ``rpn_bbox_pred`` and validate it on one
+    batch; write the gradient (weight change / -lr) to ``out_path.npz`` and return the
+    losses (``val_*`` included) and counts."""
     import numpy as np
 
     bbox_pred = model.keras_model.get_layer("rpn_bbox_pred")
     bbox_pred.set_weights([np.zeros_like(w) for w in bbox_pred.get_weights()])
     initial = model.keras_model.get_weights()
-    history = model.train(dataset, None, LEARNING_RATE, epochs=1, layers="all", verbose=0)
+    # The same images as validation data: val_* losses of the updated weights compare too.
+    history = model.train(dataset, dataset, LEARNING_RATE, epochs=1, layers="all", verbose=0)
     after = model.keras_model.get_weights()
     names = [v.path for v in model.keras_model.weights]
     np.savez(out_path + ".npz",

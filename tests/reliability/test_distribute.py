@@ -96,6 +96,7 @@ def test_mirrored_and_two_worker_steps_equal_single_device_step(tmp_path):
         assert proc.returncode == 0, output[-4000:]
     one_process = json.loads((tmp_path / "one_process.json").read_text())
     single, grads_single = one_process["single"], np.load(tmp_path / "one_process.json.single.npz")
+    assert "val_total_loss" in single["losses"]  # validation is compared too
     assert_same_step(single, one_process["mirrored"], grads_single,
                      np.load(tmp_path / "one_process.json.mirrored.npz"))
     results = [json.loads((tmp_path / f"worker{i}.json").read_text()) for i in range(2)]
