@@ -13,6 +13,13 @@ and each mask head, in one process:
 
 ``compute_fraction`` = cached step / fit step: near 1 means the step is compute-bound;
 lower means the pipeline (which shares the CPU cores with the step) costs the rest.
+
+``flops``: the training graph's forward FLOPs per image (:func:`mrcnn.flops.flops_by_region`:
+backbone, FPN and RPN on the image, box and mask heads on all ``TRAIN_ROIS_PER_IMAGE``
+rows, as the training graph runs them) and the step's estimate, 3 x forward x batch (the
+backward pass costs about twice the forward). ``fit`` and ``cached`` give the achieved
+GFLOP/s and ``fraction_of_matmul_peak``, against the matmul peak in the policy's compute
+dtype (``peak_used``).
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from common import (
 
 from mrcnn.config import Config, LightConfig
 from mrcnn.data.shapes import ShapesConfig, ShapesDataset
+from mrcnn.flops import flops_by_region, mask_head_profile
 from mrcnn.heads.mask import mask_head_settings
 from mrcnn.model import MaskRCNN
 from mrcnn.training import build_dataset
@@ -64,6 +72,30 @@ class StepTimer(keras.callbacks.Callback):
         now = time.perf_counter()
         self.steps.append(now - self._last)
         self._last = now
+
+
+def training_flops(model: MaskRCNN) -> dict[str, Any]:
+    """Forward FLOPs of one image through the training graph and the step's estimate."""
+    config = model.config
+    regions = flops_by_region(model.keras_model)
+    rois = config.TRAIN_ROIS_PER_IMAGE
+    flops = {"backbone_fpn_rpn": regions["image"],
+             "box_head_per_roi": regions.get("roi_align_classifier", 0),
+             "mask_head_per_roi": regions.get("roi_align_mask", 0), "rois_per_image": rois}
+    flops["forward_per_image"] = (flops["backbone_fpn_rpn"] + rois * (
+        flops["box_head_per_roi"] + flops["mask_head_per_roi"]))
+    # Cross-check of the region split: the mask head built on its own.
+    flops["mask_head_alone_per_roi"] = mask_head_profile(config)["flops_per_roi"]
+    flops["train_step_estimate"] = 3 * flops["forward_per_image"] * config.BATCH_SIZE
+    return flops
+
+
+def throughput(step_flops: int, seconds: float, peak: dict[str, Any]) -> dict[str, Any]:
+    """Achieved GFLOP/s of a step and its fraction of the matmul peak."""
+    achieved = step_flops / seconds / 1e9
+    return {"achieved_gflops_per_s": rounded(achieved),
+            "fraction_of_matmul_peak": rounded(achieved / peak["gflops_per_s"], 3),
+            "peak_used": peak["dtype"]}
 
 
 def make_config(name: str, head: str, args, policy: str = "float32") -> Config:
@@ -120,9 +152,10 @@ def time_pipeline(dataset: ShapesDataset, config: Config, args) -> dict[str, Any
             "images_per_s": rounded(config.BATCH_SIZE * args.steps / total)}
 
 
-def run_variant(name: str, head: str, args, policy: str = "float32") -> dict[str, Any]:
+def run_variant(name: str, head: str, args, peak: dict[str, Any],
+                policy: str = "float32") -> dict[str, Any]:
     """Pipeline alone, fit end-to-end and the cached step for one config, head and dtype
-    policy."""
+    policy; ``peak``: the matmul peak in the policy's compute dtype."""
     config = make_config(name, head, args, policy)
     dataset = shapes_data(config, args.images)
     reset_peak_rss()
@@ -141,6 +174,7 @@ def run_variant(name: str, head: str, args, policy: str = "float32") -> dict[str
         train_s = time.perf_counter() - start
     fit_steps = timer.steps[args.warmup:]
     fit_s = median(fit_steps)
+    flops = training_flops(model)
     log(f"{name} {head}: cached batch")
     batch = next(iter(build_dataset(dataset, config, shuffle=False)))
     cached_timer = StepTimer()
@@ -161,12 +195,15 @@ def run_variant(name: str, head: str, args, policy: str = "float32") -> dict[str
         "build_s": rounded(build_s),
         "first_step_s": rounded(timer.steps[0]),
         "train_call_s": rounded(train_s),
+        "flops": flops,
         "fit": {"s_per_step": rounded(fit_s), "min_s_per_step": rounded(min(fit_steps)),
-                "images_per_s": rounded(config.BATCH_SIZE / fit_s), "steps": len(fit_steps)},
+                "images_per_s": rounded(config.BATCH_SIZE / fit_s), "steps": len(fit_steps),
+                **throughput(flops["train_step_estimate"], fit_s, peak)},
         "cached": {"s_per_step": rounded(cached_s), "min_s_per_step": rounded(min(cached_steps)),
                    "images_per_s": rounded(config.BATCH_SIZE / cached_s),
                    "first_step_s": rounded(cached_timer.steps[0]),
-                   "steps": len(cached_steps)},
+                   "steps": len(cached_steps),
+                   **throughput(flops["train_step_estimate"], cached_s, peak)},
         "pipeline": pipeline,
         "compute_fraction": rounded(cached_s / fit_s, 3),
         "pipeline_over_fit_step": rounded(pipeline["s_per_batch"] / fit_s, 3),
@@ -213,16 +250,21 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     with stdout_to_stderr():
-        peak = matmul_peak(1024 if args.quick else 4096, repeats=3 if args.quick else 10)
+        size, repeats = (1024, 3) if args.quick else (4096, 10)
+        peak = matmul_peak(size, repeats=repeats)
+        peaks = {policy: (peak if policy == "float32" else matmul_peak(
+            size, repeats=repeats, dtype=policy.removeprefix("mixed_")))
+            for policy in args.dtype_policies}
         results = []
         for name in args.configs:
             for policy in args.dtype_policies:
                 for head in args.heads:
                     log(f"{name} {head} {policy}")
-                    results.append(run_variant(name, head, args, policy))
+                    results.append(run_variant(name, head, args, peaks[policy], policy))
                     release()
     emit({"benchmark": "train_step", "quick": args.quick, "machine": machine_info(),
           "matmul_peak": peak,
+          "matmul_peak_16bit": {p: v for p, v in peaks.items() if p != "float32"},
           "settings": {"steps": args.steps, "warmup": args.warmup, "layers": "all",
                        "timing": "median seconds per step after warmup"},
           "results": results, "precision_comparison": precision_comparison(results),

@@ -145,6 +145,14 @@ def test_train_step_quick():
             assert {"s_per_step", "images_per_s"} <= set(variant[part])
         assert {"s_per_batch", "images_per_s"} <= set(variant["pipeline"])
         assert {"compute_fraction", "first_step_s", "peak_rss_mib"} <= set(variant)
+        flops = variant["flops"]
+        # The training graph's mask region is exactly the head alone, once per RoI row.
+        assert flops["mask_head_per_roi"] == flops["mask_head_alone_per_roi"] > 0
+        assert flops["backbone_fpn_rpn"] > flops["box_head_per_roi"] > 0
+        for part in ("fit", "cached"):
+            assert variant[part]["peak_used"] == "float32"
+            assert variant[part]["achieved_gflops_per_s"] == pytest.approx(
+                flops["train_step_estimate"] / variant[part]["s_per_step"] / 1e9, rel=1e-3)
     check_report(result, rows=2)
 
 
