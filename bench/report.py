@@ -62,11 +62,13 @@ def train_step(result: dict[str, Any]) -> str:
     rows = [[r["config"], r["backbone"], r["image_size"], r["head"],
              r.get("dtype_policy", "float32"), r["batch"], r["fit"]["s_per_step"],
              r["fit"]["images_per_s"], r["cached"]["s_per_step"], r["pipeline"]["s_per_batch"],
-             r["compute_fraction"], r["first_step_s"], r["peak_rss_mib"]]
+             r["compute_fraction"], r["cached"].get("achieved_gflops_per_s", "-"),
+             r["cached"].get("fraction_of_matmul_peak", "-"), r["first_step_s"],
+             r["peak_rss_mib"]]
             for r in result["results"]]
     return _table(["config", "backbone", "size", "head", "policy", "batch", "fit s/step",
                    "images/s", "cached s/step", "pipeline s/batch", "compute fraction",
-                   "first step s", "peak RSS MiB"], rows)
+                   "cached GFLOP/s", "of peak", "first step s", "peak RSS MiB"], rows)
 
 
 def memory(result: dict[str, Any]) -> str:

@@ -136,10 +136,10 @@ def test_interleave_quick():
 
 
 def test_train_step_quick():
-    result = run_script("train_step.py", "--heads", "fcn")
+    # One config: --quick shrinks the ResNet-50 one to the same tiny network anyway.
+    result = run_script("train_step.py", "--heads", "fcn", "--configs", "shapes")
     assert result["benchmark"] == "train_step"
-    assert [(r["config"], r["head"]) for r in result["results"]] == [
-        ("shapes", "fcn"), ("resnet50_512", "fcn")]
+    assert [(r["config"], r["head"]) for r in result["results"]] == [("shapes", "fcn")]
     for variant in result["results"]:
         for part in ("fit", "cached"):
             assert {"s_per_step", "images_per_s"} <= set(variant[part])
@@ -153,7 +153,7 @@ def test_train_step_quick():
             assert variant[part]["peak_used"] == "float32"
             assert variant[part]["achieved_gflops_per_s"] == pytest.approx(
                 flops["train_step_estimate"] / variant[part]["s_per_step"] / 1e9, rel=1e-3)
-    check_report(result, rows=2)
+    check_report(result, rows=1)
 
 
 def test_memory_quick():
