@@ -39,6 +39,7 @@ import os
 import keras
 import tensorflow as tf
 
+from mrcnn.precision import inference_policy
 from mrcnn.preprocessing import mold_inputs_tf, unmold_detections_tf
 
 
@@ -62,14 +63,39 @@ def serving_function(model, config=None):
     return serve
 
 
-def export_saved_model(model, path: str | os.PathLike, verbose: bool = False) -> str:
+def in_policy(model, dtype_policy: str | None = None):
+    """``model`` (a ``MaskRCNN`` in inference mode) if it computes in ``dtype_policy``
+    (default: its config's ``DTYPE_POLICY``), else a twin built in that policy with the
+    same weights and class names.
+
+    A float32 model that computes in bfloat16 only because this CPU has bfloat16 units
+    (``Config.AUTO_BFLOAT16_INFERENCE``) is thus exported in float32: the machine that
+    will serve the SavedModel may have none (bfloat16 emulated on such a CPU is slow).
+    """
+    from mrcnn.model import MaskRCNN
+    from mrcnn.model_info import config_fields, config_from_fields
+
+    wanted = dtype_policy or model.config.DTYPE_POLICY
+    if wanted == inference_policy(model.config):
+        return model
+    config = config_from_fields(config_fields(model.config), type(model.config).__name__,
+                                DTYPE_POLICY=wanted, AUTO_BFLOAT16_INFERENCE=False)
+    twin = MaskRCNN("inference", config, model.model_dir, class_names=model.class_names)
+    twin.keras_model.set_weights(model.keras_model.get_weights())
+    return twin
+
+
+def export_saved_model(model, path: str | os.PathLike, verbose: bool = False,
+                       dtype_policy: str | None = None) -> str:
     """Write a SavedModel of ``model`` (a ``MaskRCNN`` in inference mode) to ``path``.
 
     Its ``serving_default`` signature (also callable as ``.serve``) takes ``images``
     uint8 ``[B, H, W, C]`` and returns ``num_detections``, ``boxes``, ``class_ids``,
     ``scores`` and ``masks`` as described in the module docstring; ``class_names()``
-    returns the model's class names. Returns ``path``.
+    returns the model's class names. The graph computes in ``dtype_policy`` (default:
+    the config's ``DTYPE_POLICY``, see :func:`in_policy`). Returns ``path``.
     """
+    model = in_policy(model, dtype_policy)
     config = model.config
     keras_model = model.keras_model
     serve = serving_function(model, config)

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mrcnn import preprocessing
-from mrcnn.export import export_saved_model
+from mrcnn import precision, preprocessing
+from mrcnn.export import export_saved_model, in_policy
 from mrcnn.heads.mask import MASK_HEADS
 from mrcnn.model import MaskRCNN
 from mrcnn.ops.boxes import norm_boxes
@@ -171,3 +171,23 @@ def test_mixed_bfloat16_model_exports_and_reproduces_detect(tmp_path):
         assert n == len(r["class_ids"]) > 0
         np.testing.assert_array_equal(out["class_ids"].numpy()[b, :n], r["class_ids"])
         np.testing.assert_allclose(out["scores"].numpy()[b, :n], r["scores"], atol=1e-3)
+
+
+def test_a_model_in_bfloat16_for_this_cpu_exports_in_float32(monkeypatch, tmp_path):
+    """A float32 config built in bfloat16 because the CPU has bf16 units
+    (AUTO_BFLOAT16_INFERENCE) is exported as a float32 twin with the same weights and
+    class names; a policy asked for, or a model already in its config's policy, is kept."""
+    monkeypatch.setattr(precision, "bf16_matrix_units", lambda: True)
+    names = ["BG", "square", "circle", "triangle"]
+    detector = MaskRCNN("inference", tiny_config(AUTO_BFLOAT16_INFERENCE=True), str(tmp_path),
+                        class_names=names)
+    assert detector.keras_model.get_layer("conv1").compute_dtype == "bfloat16"
+    exported = in_policy(detector)
+    assert exported.keras_model.get_layer("conv1").compute_dtype == "float32"
+    assert exported.class_names == names
+    for ours, theirs in zip(detector.keras_model.weights, exported.keras_model.weights):
+        assert ours.path == theirs.path
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    assert in_policy(detector, "mixed_bfloat16") is detector
+    plain = MaskRCNN("inference", tiny_config(), str(tmp_path))
+    assert in_policy(plain) is plain
