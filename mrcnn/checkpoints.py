@@ -239,6 +239,7 @@ class AtomicCheckpoint(keras.callbacks.Callback):
                            os.path.basename(path), self.last_saved)
             return
         if not self.write:
+            self.last_saved = path  # what the chief writes (non-chief workers: the same path)
             return
         if self.save_state and getattr(self.model, "optimizer", None) is not None:
             new_state = state_path(path)

@@ -8,7 +8,11 @@ under it. Each worker reads only its own shard of the images
 on each replica inside one ``tf.function`` (the optimizer all-reduces the replicas'
 gradients across workers), and the same Keras callbacks as ``fit`` see the losses
 averaged over all replicas, so every worker takes the same decisions (NaN guard, stop).
-Checkpoints, TensorBoard and the progress bar are the chief's alone.
+Your own callbacks must decide from those logs too: one that stops one worker on local
+state (a clock, a file) leaves the others waiting for it in the next step. Checkpoints,
+TensorBoard and the progress bar are the chief's alone; callbacks that write files run
+on every worker. BatchNorm moving statistics, which each replica updates from its own
+images, are averaged over all replicas after every epoch (:func:`sync_moving_statistics`).
 
 Every worker must see the chief's checkpoints to resume (``model_dir`` on storage all
 of them can read); :func:`check_workers_agree` stops a run whose workers start from
@@ -68,6 +72,45 @@ def weights_fingerprint(variables: Sequence[tf.Variable]) -> tf.Tensor:
         bits = tf.bitcast(tf.cast(tf.reshape(variable, [-1]), tf.float32), tf.int32)
         total += tf.reduce_sum(tf.cast(bits, tf.int64)) * (index + 1)
     return total
+
+
+def sync_moving_statistics(strategy, keras_model: keras.Model) -> None:
+    """Set every BatchNorm moving mean and variance to its mean over all replicas (each
+    replica updates its own copy from its own images; afterwards all workers agree)."""
+    variables = [v for v in keras_model.non_trainable_weights
+                 if v.path.endswith(("moving_mean", "moving_variance"))]
+    if not variables:
+        return
+
+    @tf.function
+    def sync():
+        def replica():
+            context = tf.distribute.get_replica_context()
+            means = context.all_reduce(tf.distribute.ReduceOp.MEAN,
+                                       [tf.identity(v.value) for v in variables])
+            for variable, mean in zip(variables, means):
+                variable.assign(mean)
+        strategy.run(replica)
+
+    sync()
+
+
+def barrier(strategy) -> None:
+    """Return on every worker only when all of them got here (one tiny all-reduce)."""
+    tf.function(lambda: strategy.reduce(
+        tf.distribute.ReduceOp.SUM, strategy.run(lambda: tf.constant(1.0)), axis=None))()
+
+
+def chief_value(strategy, value: int) -> int:
+    """The chief's ``value`` (an int64) on every worker: e.g. the time stamp that names a
+    new run folder, so that all workers name the same one."""
+
+    @tf.function
+    def gather():
+        return strategy.gather(strategy.run(
+            lambda: tf.constant([value], tf.int64)), axis=0)
+
+    return int(gather().numpy()[0])
 
 
 def check_workers_agree(strategy, keras_model: keras.Model, epoch: int) -> None:
@@ -136,6 +179,7 @@ def fit(keras_model: keras.Model, strategy, train_data, *, initial_epoch: int, e
     val_iterator = iter(val_data) if val_data is not None else None
     keras_model.stop_training = False
     logs: dict[str, float] = {}
+    epoch_logs: dict[str, float] = {}
     callback_list.on_train_begin()
     try:
         for epoch in range(initial_epoch, epochs):
@@ -147,6 +191,7 @@ def fit(keras_model: keras.Model, strategy, train_data, *, initial_epoch: int, e
                 callback_list.on_train_batch_end(step, logs)
                 if keras_model.stop_training:
                     break
+            sync_moving_statistics(strategy, keras_model)
             epoch_logs = dict(logs)
             if val_iterator is not None and not keras_model.stop_training:
                 keras_model.reset_metrics()
@@ -164,5 +209,5 @@ def fit(keras_model: keras.Model, strategy, train_data, *, initial_epoch: int, e
             "with resume=True to go on from "
             + (f"the last checkpoint, {last}" if last else "the start (no checkpoint yet)"),
             last) from error
-    callback_list.on_train_end(logs)
+    callback_list.on_train_end(epoch_logs)
     return history

@@ -198,9 +198,16 @@ def check_dataset(name: str, dataset, config) -> None:
 
 
 def check_strategy(strategy, config) -> None:
-    """Global batches must split evenly over the strategy's replicas."""
+    """Global batches must split evenly over the strategy's replicas; no loss scaling
+    across workers."""
     if strategy is None:
         return
+    if multi_worker.uses_own_loop(strategy) and config.DTYPE_POLICY == "mixed_float16":
+        raise ConfigError(
+            f"{type(config).__name__}.DTYPE_POLICY = 'mixed_float16' cannot train under "
+            "MultiWorkerMirroredStrategy: Keras' loss scaling decides on each worker's own "
+            "gradients whether to apply them, so workers can disagree and wait for each "
+            "other forever; use 'mixed_bfloat16' (no loss scaling) or 'float32'")
     replicas = strategy.num_replicas_in_sync
     if config.BATCH_SIZE % replicas:
         raise ConfigError(
@@ -319,7 +326,12 @@ class Trainer:
         (created by the chief only: the other workers of a cluster write nothing)."""
         model = self.model
         if model.log_dir is None:
-            stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
+            now = datetime.datetime.now()
+            if multi_worker.uses_own_loop(model.strategy):  # all workers name the chief's
+                chief_now = multi_worker.chief_value(model.strategy,
+                                                     int(now.strftime("%Y%m%d%H%M%S")))
+                now = datetime.datetime.strptime(str(chief_now), "%Y%m%d%H%M%S")
+            stamp = now.strftime("%Y%m%dT%H%M%S")
             model.log_dir = os.path.join(model.model_dir, f"{model.config.NAME.lower()}{stamp}")
         if not is_chief(model.strategy):
             return

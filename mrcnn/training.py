@@ -136,10 +136,10 @@ def build_dataset(dataset, config, shuffle: bool = True,
     if len(image_ids) == 0:
         raise ValueError("the training dataset has no images; did you call prepare()?")
     shards, shard_index = shard
+    if len(image_ids) < shards:  # every worker raises, none waits for the others
+        raise ValueError(f"the dataset has {len(image_ids)} image(s), fewer than the "
+                         f"{shards} workers that each read their own share")
     image_ids = image_ids[shard_index::shards]
-    if len(image_ids) == 0:
-        raise ValueError(f"the training dataset has {len(dataset.image_ids)} image(s), "
-                         f"fewer than the {shards} workers that each read their own share")
     batch_size = config.BATCH_SIZE if batch_size is None else batch_size
     mask_hw = (tuple(config.MINI_MASK_SHAPE) if config.USE_MINI_MASK
                else tuple(int(v) for v in config.IMAGE_SHAPE[:2]))

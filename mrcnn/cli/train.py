@@ -109,6 +109,7 @@ def run(args) -> int:
     from mrcnn.cli.data_specs import config_class_for, train_and_held_out
     from mrcnn.compare import check_heads, evaluate_run
     from mrcnn.model import MaskRCNN
+    from mrcnn.multi_worker import barrier, uses_own_loop
     from mrcnn.pretrained import load_pretrained, resolve_weights
 
     import_modules(args.imports)
@@ -142,13 +143,15 @@ def run(args) -> int:
               f"{len(report['skipped']) + len(report['missing'])} start fresh")
     model.train(train_set, val_set, args.lr, args.epochs,
                 layers=args.layers, seed=args.seed, resume=args.resume, verbose=1)
-    if not is_chief(strategy):  # the chief wrote the checkpoints and evaluates them
-        return 0
-    checkpoint = model.find_last()
-    print(f"checkpoint: {checkpoint}")
-    if val_set is not None:
-        detector = MaskRCNN.from_checkpoint(checkpoint, model_dir=args.logs)
-        metrics = evaluate_run(detector, val_set)
-        print(f"held-out ({val_set.num_images} images): mask AP {metrics['segm']['AP']:.3f}, "
-              f"AP50 {metrics['segm']['AP50']:.3f}, box AP {metrics['bbox']['AP']:.3f}")
+    if is_chief(strategy):  # the chief wrote the checkpoints and evaluates them
+        checkpoint = model.find_last()
+        print(f"checkpoint: {checkpoint}")
+        if val_set is not None:
+            detector = MaskRCNN.from_checkpoint(checkpoint, model_dir=args.logs)
+            metrics = evaluate_run(detector, val_set)
+            print(f"held-out ({val_set.num_images} images): mask AP "
+                  f"{metrics['segm']['AP']:.3f}, AP50 {metrics['segm']['AP50']:.3f}, "
+                  f"box AP {metrics['bbox']['AP']:.3f}")
+    if uses_own_loop(strategy):  # the other workers stay in the cluster until the chief ends
+        barrier(strategy)
     return 0

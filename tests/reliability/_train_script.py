@@ -6,7 +6,8 @@
 
 ``resume``: tiny shapes training writing checkpoints; one JSON line per event goes to
 MODEL_DIR/progress.jsonl. With ``TF_CONFIG`` it is one worker of a two-worker
-MultiWorkerMirroredStrategy cluster sharing MODEL_DIR; ``HANG_AT_EPOCH=N`` makes a
+MultiWorkerMirroredStrategy cluster sharing MODEL_DIR, BatchNorm trained, that checks
+at the end that all workers hold the same weights; ``HANG_AT_EPOCH=N`` makes a
 non-chief worker stop answering at the start of epoch N (0-based) so that the caller can
 kill it there. ``distribute``: one SGD step on the same batch without and with a
 two-replica MirroredStrategy on two logical CPUs; losses and weight updates to OUT_JSON.
@@ -44,8 +45,11 @@ def resume_main(model_dir: str, epochs: int, resume: bool) -> None:
     import numpy as np
 
     from mrcnn.checkpoints import is_chief, load_training_state, state_path
+    from mrcnn.config import ConfigError
     from mrcnn.data import ShapesDataset
     from mrcnn.model import MaskRCNN
+    from mrcnn.multi_worker import check_workers_agree
+    from mrcnn.trainer import check_strategy
     from tests.conftest import tiny_config
 
     log = open(os.path.join(model_dir, "progress.jsonl"), "a", buffering=1)
@@ -75,16 +79,24 @@ def resume_main(model_dir: str, epochs: int, resume: bool) -> None:
                 emit(hanging=epoch)
                 time.sleep(600)
 
-    # Under the strategy: one image per worker, the same global batch of 2.
-    per_worker = ({"IMAGES_PER_GPU": 1, "GPU_COUNT": strategy.num_replicas_in_sync}
-                  if strategy is not None else {})
+    # Under the strategy: one image per worker, the same global batch of 2, and BatchNorm
+    # trained (each replica's moving statistics move with its own images).
+    per_worker = ({"IMAGES_PER_GPU": 1, "GPU_COUNT": strategy.num_replicas_in_sync,
+                   "TRAIN_BN": True} if strategy is not None else {})
     config = tiny_config(STEPS_PER_EPOCH=2, OPTIMIZER="sgd", **per_worker)
+    if strategy is not None:
+        try:
+            check_strategy(strategy, tiny_config(DTYPE_POLICY="mixed_float16", **per_worker))
+        except ConfigError as error:
+            emit(mixed_float16_refused=str(error))
     dataset = ShapesDataset()
     dataset.load_shapes(4, 64, 64, seed=1)
     dataset.prepare()
     model = MaskRCNN("training", config, model_dir, strategy=strategy)
     model.train(dataset, None, 0.002, epochs=epochs, layers="all", resume=resume,
                 custom_callbacks=[Progress()], verbose=0)
+    if strategy is not None:  # raises unless every worker holds the same weights
+        check_workers_agree(strategy, model.keras_model, model.epoch)
     emit(done=model.epoch, log_dir=model.log_dir)
 
 

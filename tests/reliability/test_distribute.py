@@ -106,6 +106,8 @@ def test_mirrored_and_two_worker_steps_equal_single_device_step(tmp_path):
     assert results[0]["losses"] == results[1]["losses"]
     for name in grads[0].files:
         np.testing.assert_array_equal(grads[1][name], grads[0][name], err_msg=name)
+    # Every worker names the chief's run folder (in its own model_dir here).
+    assert os.path.basename(results[0]["log_dir"]) == os.path.basename(results[1]["log_dir"])
     # Input sharded per worker: image 0 on the chief, image 1 on the other worker.
     loaded = [{int(v) for v in (tmp_path / f"worker{i}.json.ids").read_text().split()}
               for i in range(2)]
@@ -119,9 +121,10 @@ def test_mirrored_and_two_worker_steps_equal_single_device_step(tmp_path):
 
 
 def test_killed_worker_then_cluster_resumes_from_the_chiefs_checkpoint(tmp_path):
-    """A worker is SIGKILLed in epoch 2 of a two-worker run: the chief stops with
-    WorkerLostError naming its last checkpoint (no hang); restarted with resume, both
-    workers go on from that checkpoint's epoch and optimizer state and finish."""
+    """A worker is SIGKILLed in epoch 2 of a two-worker run (BatchNorm trained): the chief
+    stops with WorkerLostError naming its last checkpoint (no hang); restarted with resume,
+    both workers go on from that checkpoint's epoch and optimizer state and finish with
+    the same weights. Each worker also refuses mixed_float16 (per-worker loss scaling)."""
     workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
     first = [start_training(tmp_path, 3,
                             env_extra={**cluster_env(i, workers), "HANG_AT_EPOCH": "1"})
@@ -159,7 +162,11 @@ def test_killed_worker_then_cluster_resumes_from_the_chiefs_checkpoint(tmp_path)
         assert event["train_begin_epoch"] == 1
         assert event["iterations"] == 2  # one epoch of STEPS_PER_EPOCH = 2
         assert event["slots_restored"] and event["slots_nonzero"]
+    # Both finished, with the same weights: BatchNorm statistics were averaged over workers.
     assert sorted(e["worker"] for e in progress_events(tmp_path) if e.get("done") == 2) == [0, 1]
+    refused = [e["mixed_float16_refused"] for e in progress_events(tmp_path)
+               if "mixed_float16_refused" in e]
+    assert len(refused) == 4 and "loss scaling" in refused[0]
     (run_dir,) = tmp_path.glob("tiny*")
     assert sorted(p.name for p in run_dir.glob("*.weights.h5")) == [
         "mask_rcnn_tiny_0001.weights.h5", "mask_rcnn_tiny_0002.weights.h5"]
