@@ -12,7 +12,7 @@ Your own callbacks must decide from those logs too: one that stops one worker on
 state (a clock, a file) leaves the others waiting for it in the next step. Checkpoints,
 TensorBoard and the progress bar are the chief's alone; callbacks that write files run
 on every worker. BatchNorm moving statistics, which each replica updates from its own
-images, are averaged over all replicas after every epoch (:func:`sync_moving_statistics`).
+images, are averaged over all replicas after every epoch (:func:`moving_statistics_sync`).
 
 Every worker must see the chief's checkpoints to resume (``model_dir`` on storage all
 of them can read); :func:`check_workers_agree` stops a run whose workers start from
@@ -74,13 +74,12 @@ def weights_fingerprint(variables: Sequence[tf.Variable]) -> tf.Tensor:
     return total
 
 
-def sync_moving_statistics(strategy, keras_model: keras.Model) -> None:
-    """Set every BatchNorm moving mean and variance to its mean over all replicas (each
-    replica updates its own copy from its own images; afterwards all workers agree)."""
+def moving_statistics_sync(strategy, keras_model: keras.Model) -> Callable[[], None]:
+    """A function that sets every BatchNorm moving mean and variance to its mean over all
+    replicas (each replica updates its own copy from its own images; afterwards all
+    workers agree). Traced once, called after every epoch."""
     variables = [v for v in keras_model.non_trainable_weights
                  if v.path.endswith(("moving_mean", "moving_variance"))]
-    if not variables:
-        return
 
     @tf.function
     def sync():
@@ -92,7 +91,7 @@ def sync_moving_statistics(strategy, keras_model: keras.Model) -> None:
                 variable.assign(mean)
         strategy.run(replica)
 
-    sync()
+    return sync if variables else (lambda: None)
 
 
 def barrier(strategy) -> None:
@@ -138,14 +137,21 @@ def check_workers_agree(strategy, keras_model: keras.Model, epoch: int) -> None:
 
 
 def _step_function(strategy, step: Callable, jit_compile: bool) -> Callable:
-    """One step on every replica, its logs averaged over all replicas."""
+    """One step on every replica, its logs averaged over all replicas (stacked into one
+    vector: one all-reduce a step, not one per loss)."""
     replica_step = tf.function(step, jit_compile=True) if jit_compile else step
+    names: list[str] = []
+
+    def stacked(batch):
+        logs = replica_step(batch)
+        names[:] = list(logs)
+        return tf.stack([tf.cast(logs[name], tf.float32) for name in names])
 
     @tf.function
     def run(iterator):
-        logs = strategy.run(replica_step, args=(next(iterator),))
-        return {name: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
-                for name, value in logs.items()}
+        values = strategy.reduce(tf.distribute.ReduceOp.MEAN,
+                                 strategy.run(stacked, args=(next(iterator),)), axis=None)
+        return dict(zip(names, tf.unstack(values, num=len(names))))
 
     return run
 
@@ -175,6 +181,7 @@ def fit(keras_model: keras.Model, strategy, train_data, *, initial_epoch: int, e
                    if isinstance(c, keras.callbacks.History))
     train_step = _step_function(strategy, keras_model.train_step, jit_compile)
     test_step = _step_function(strategy, keras_model.test_step, jit_compile)
+    sync_moving_statistics = moving_statistics_sync(strategy, keras_model)
     train_iterator = iter(train_data)
     val_iterator = iter(val_data) if val_data is not None else None
     keras_model.stop_training = False
@@ -191,7 +198,7 @@ def fit(keras_model: keras.Model, strategy, train_data, *, initial_epoch: int, e
                 callback_list.on_train_batch_end(step, logs)
                 if keras_model.stop_training:
                     break
-            sync_moving_statistics(strategy, keras_model)
+            sync_moving_statistics()
             epoch_logs = dict(logs)
             if val_iterator is not None and not keras_model.stop_training:
                 keras_model.reset_metrics()
