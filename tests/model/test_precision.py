@@ -110,7 +110,9 @@ def test_bfloat16_outputs_follow_float32_with_the_same_weights(tmp_path):
     assert not np.array_equal(a["rpn_class"], b["rpn_class"]), "no 16-bit compute happened"
 
 
-@pytest.mark.parametrize("policy", sorted(MIXED))
+# mixed_float16, whose loss scaling is what can break learning; mixed_bfloat16 training
+# runs end to end in tests/test_compare.py's smoke run (the whole comparison in bf16).
+@pytest.mark.parametrize("policy", ["mixed_float16"])
 def test_mixed_training_steps_lower_the_loss(policy, shapes64, tmp_path):
     config = tiny_config(DTYPE_POLICY=policy, LEARNING_RATE=0.003)
     model = MaskRCNN("training", config, str(tmp_path))
