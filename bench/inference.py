@@ -65,13 +65,11 @@ from common import (
 from mrcnn.config import Config
 from mrcnn.data.shapes import ShapesConfig
 from mrcnn.flops import flops_by_region
+from mrcnn.graph import BOX_ROI_ALIGN, MASK_ROI_ALIGN
 from mrcnn.heads.box import build_box_head
 from mrcnn.heads.mask import build_mask_head
 from mrcnn.model import MaskRCNN
 from mrcnn.precision import dtype_policy
-
-BOX_REGION = "roi_align_classifier"
-MASK_REGION = "roi_align_mask"
 
 
 # ----------------------------------------------------------------------------- configs
@@ -103,8 +101,8 @@ def inference_flops(model: keras.Model, config: Config) -> dict[str, Any]:
     box_rois, max_rois = config.POST_NMS_ROIS_INFERENCE, config.DETECTION_MAX_INSTANCES
     flops = {
         "backbone_fpn_rpn": regions["image"],
-        "box_head_per_roi": regions.get(BOX_REGION, 0), "box_head_rois": box_rois,
-        "mask_head_per_roi": regions.get(MASK_REGION, 0), "mask_head_max_rois": max_rois,
+        "box_head_per_roi": regions.get(BOX_ROI_ALIGN, 0), "box_head_rois": box_rois,
+        "mask_head_per_roi": regions.get(MASK_ROI_ALIGN, 0), "mask_head_max_rois": max_rois,
     }
     flops["per_image_at_max_rois"] = call_flops(flops, 1, max_rois)
     return flops

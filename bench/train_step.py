@@ -49,6 +49,7 @@ from common import (
 from mrcnn.config import Config, LightConfig
 from mrcnn.data.shapes import ShapesConfig, ShapesDataset
 from mrcnn.flops import flops_by_region, mask_head_profile
+from mrcnn.graph import BOX_ROI_ALIGN, MASK_ROI_ALIGN
 from mrcnn.heads.mask import mask_head_settings
 from mrcnn.model import MaskRCNN
 from mrcnn.training import build_dataset
@@ -80,8 +81,8 @@ def training_flops(model: MaskRCNN) -> dict[str, Any]:
     regions = flops_by_region(model.keras_model)
     rois = config.TRAIN_ROIS_PER_IMAGE
     flops = {"backbone_fpn_rpn": regions["image"],
-             "box_head_per_roi": regions.get("roi_align_classifier", 0),
-             "mask_head_per_roi": regions.get("roi_align_mask", 0), "rois_per_image": rois}
+             "box_head_per_roi": regions.get(BOX_ROI_ALIGN, 0),
+             "mask_head_per_roi": regions.get(MASK_ROI_ALIGN, 0), "rois_per_image": rois}
     flops["forward_per_image"] = (flops["backbone_fpn_rpn"] + rois * (
         flops["box_head_per_roi"] + flops["mask_head_per_roi"]))
     # Cross-check of the region split: the mask head built on its own.

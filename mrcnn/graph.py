@@ -39,9 +39,14 @@ def _image_input(config):
     return keras.Input(shape=hw + (config.IMAGE_CHANNEL_COUNT,), name="input_image")
 
 
+# The RoIAlign layers' names: each starts a per-RoI region of :func:`mrcnn.flops.flops_by_region`.
+BOX_ROI_ALIGN = "roi_align_classifier"
+MASK_ROI_ALIGN = "roi_align_mask"
+
+
 def _roi_heads(rois, image, mrcnn_maps, config):
     """Box head on 7x7 and mask head on 14x14 RoIAlign features of ``rois`` ``[B, R, 4]``."""
-    pooled = _roi_align(config.POOL_SIZE, config, "roi_align_classifier")(
+    pooled = _roi_align(config.POOL_SIZE, config, BOX_ROI_ALIGN)(
         rois, image, *mrcnn_maps)
     logits, probs, deltas = build_box_head(pooled, config.NUM_CLASSES,
                                            config.FPN_CLASSIF_FC_LAYERS_SIZE, config.TRAIN_BN)
@@ -53,7 +58,7 @@ def _roi_heads(rois, image, mrcnn_maps, config):
 
 def _mask_features(rois, image, mrcnn_maps, config):
     """RoIAlign ``[B * R, 14, 14, D]`` of ``rois`` ``[B, R, 4]`` for the mask head."""
-    return _roi_align(config.MASK_POOL_SIZE, config, "roi_align_mask")(rois, image, *mrcnn_maps)
+    return _roi_align(config.MASK_POOL_SIZE, config, MASK_ROI_ALIGN)(rois, image, *mrcnn_maps)
 
 
 def _roi_align(pool_size: int, config, name: str) -> PyramidROIAlign:

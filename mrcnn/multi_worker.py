@@ -94,36 +94,30 @@ def moving_statistics_sync(strategy, keras_model: keras.Model) -> Callable[[], N
     return sync if variables else (lambda: None)
 
 
+def gather_rows(strategy, row: Callable[[], tf.Tensor]) -> np.ndarray:
+    """``row()`` (a ``[k]`` tensor) of every replica, stacked ``[replicas, k]`` on every
+    worker (replica 0, the chief's, first): one collective, so also a barrier."""
+    gathered = tf.function(lambda: strategy.gather(
+        strategy.run(lambda: row()[None]), axis=0))()
+    return gathered.numpy()
+
+
 def barrier(strategy) -> None:
-    """Return on every worker only when all of them got here (one tiny all-reduce)."""
-    tf.function(lambda: strategy.reduce(
-        tf.distribute.ReduceOp.SUM, strategy.run(lambda: tf.constant(1.0)), axis=None))()
+    """Return on every worker only when all of them got here."""
+    gather_rows(strategy, lambda: tf.zeros([1]))
 
 
 def chief_value(strategy, value: int) -> int:
     """The chief's ``value`` (an int64) on every worker: e.g. the time stamp that names a
     new run folder, so that all workers name the same one."""
-
-    @tf.function
-    def gather():
-        return strategy.gather(strategy.run(
-            lambda: tf.constant([value], tf.int64)), axis=0)
-
-    return int(gather().numpy()[0])
+    return int(gather_rows(strategy, lambda: tf.constant([value], tf.int64))[0, 0])
 
 
 def check_workers_agree(strategy, keras_model: keras.Model, epoch: int) -> None:
     """Gather every replica's ``(epoch, weights fingerprint)``; raise
     :class:`WorkersDisagreeError` on every worker if they differ."""
-
-    @tf.function
-    def gather():
-        def local():
-            return tf.stack([tf.constant(epoch, tf.int64),
-                             weights_fingerprint(keras_model.weights)])[None]
-        return strategy.gather(strategy.run(local), axis=0)
-
-    rows = gather().numpy()
+    rows = gather_rows(strategy, lambda: tf.stack([
+        tf.constant(epoch, tf.int64), weights_fingerprint(keras_model.weights)]))
     epochs = rows[:, 0].tolist()
     if len(set(epochs)) > 1:
         raise WorkersDisagreeError(

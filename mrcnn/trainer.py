@@ -275,8 +275,10 @@ class Trainer:
         if is_chief(model.strategy):
             callbacks.insert(0, keras.callbacks.TensorBoard(model.log_dir, write_graph=False))
 
+        own_loop = multi_worker.uses_own_loop(model.strategy)
+
         def data(dataset, **kwargs):
-            if not multi_worker.uses_own_loop(model.strategy):
+            if not own_loop:
                 return build_dataset(dataset, config, shuffle=True, **kwargs)
             return multi_worker.distributed_dataset(
                 model.strategy, lambda **shard: build_dataset(dataset, config, shuffle=True,
@@ -286,7 +288,7 @@ class Trainer:
         train_data = data(train_dataset, augmentation=augmentation, seed=seed + model.epoch)
         val_data = data(val_dataset, seed=seed) if val_dataset is not None else None
         validation_steps = config.VALIDATION_STEPS if val_data is not None else None
-        if multi_worker.uses_own_loop(model.strategy):
+        if own_loop:
             history = multi_worker.fit(
                 model.keras_model, model.strategy, train_data, initial_epoch=model.epoch,
                 epochs=epochs, steps_per_epoch=config.STEPS_PER_EPOCH, callbacks=callbacks,
