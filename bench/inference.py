@@ -68,6 +68,7 @@ from mrcnn.flops import flops_by_region
 from mrcnn.graph import BOX_ROI_ALIGN, MASK_ROI_ALIGN
 from mrcnn.heads.box import build_box_head
 from mrcnn.heads.mask import build_mask_head
+from mrcnn.layers.normalization import Norm
 from mrcnn.model import MaskRCNN
 from mrcnn.precision import dtype_policy
 
@@ -350,7 +351,7 @@ def head_xla(config: Config, rois: int, args) -> dict[str, Any]:
         pooled = keras.Input((config.POOL_SIZE, config.POOL_SIZE, depth))
         box = keras.Model(pooled, build_box_head(pooled, config.NUM_CLASSES,
                                                  config.FPN_CLASSIF_FC_LAYERS_SIZE,
-                                                 config.TRAIN_BN))
+                                                 Norm.of(config)))
         pooled = keras.Input((config.MASK_POOL_SIZE, config.MASK_POOL_SIZE, depth))
         mask = keras.Model(pooled, build_mask_head(pooled, config))
     rng = np.random.default_rng(0)

@@ -9,6 +9,10 @@ mask AP against the IoU threshold, mask IoU and Boundary IoU of true positives b
 size, and the VOC-style per-image mAP@0.5. Each head's parameters, FLOPs per RoI and
 inference time per image are measured in the same run.
 
+``--set FIELD=VALUE`` (repeatable) sets a config field for every run, e.g. ``--set
+NORM=group --set RPN_ANCHOR_SCALES="(16, 32, 64, 128, 256)"``: VALUE is a Python literal
+(or else a string). The fields are part of the settings the report records.
+
 ``--weights coco|imagenet|PATH`` starts every head's shared layers (backbone, FPN, RPN,
 box head) from the same pretrained file and each mask head from random initialisation;
 the report says so. The report is rewritten after every run; ``--resume`` keeps the
@@ -22,12 +26,14 @@ Writes ``<out>/<dataset>/compare.json`` (every figure per head per seed, and mea
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -60,6 +66,7 @@ class CompareSettings:
     dtype_policy: str | None = None  # Config.DTYPE_POLICY for every run; None: the config's
     resume: bool = False  # keep the finished runs of <out>/<dataset>/compare.json
     weights: str | None = None  # pretrained shared layers for every head (None: scratch)
+    config: dict[str, Any] = field(default_factory=dict)  # --set FIELD=VALUE for every run
 
 
 def shapes_experiment(settings: CompareSettings, seed: int):
@@ -121,8 +128,9 @@ def previous_runs(settings: CompareSettings, path: str) -> tuple[list[dict], flo
         return [], 0.0
     with open(path) as f:
         report = json.load(f)
-    old, new = report["settings"], asdict(settings)
-    changed = sorted(k for k in new if k not in RESUMABLE_CHANGES and old.get(k) != new[k])
+    old, new, default = report["settings"], asdict(settings), asdict(CompareSettings())
+    changed = sorted(k for k in new if k not in RESUMABLE_CHANGES
+                     and not _json_equal(old.get(k, default[k]), new[k]))
     if changed:
         raise ValueError(f"cannot resume {path}: it was run with other settings ("
                          + ", ".join(f"{k}: {old.get(k)!r} -> {new[k]!r}" for k in changed)
@@ -130,6 +138,29 @@ def previous_runs(settings: CompareSettings, path: str) -> tuple[list[dict], flo
     runs = [r for r in report["runs"]
             if r["head"] in settings.heads and r["seed"] < settings.seeds]
     return runs, float(report.get("wall_seconds", 0.0))
+
+
+def _json_equal(a, b) -> bool:
+    """Equality of two settings values as compare.json stores them (tuples as lists)."""
+    return json.dumps(a, default=json_default) == json.dumps(b, default=json_default)
+
+
+# Fields the runner sets itself for each run.
+RUNNER_FIELDS = {"MASK_HEAD": "--heads", "NAME": "the data set and head",
+                 "DTYPE_POLICY": "--dtype-policy"}
+
+
+def check_config_fields(config_class, fields: dict[str, Any]) -> None:
+    """Raise before anything trains when a ``--set`` field is not a config field."""
+    from mrcnn.heads.mask import mask_head_settings
+
+    for name in fields:
+        if name in RUNNER_FIELDS:
+            raise ValueError(f"--set {name}: the runner sets it; use {RUNNER_FIELDS[name]}")
+        if not (name.isupper() and (hasattr(config_class, name) or name == "MASK_SHAPE"
+                                    or name in mask_head_settings())):
+            raise ValueError(f"--set {name}: {config_class.__name__} has no field {name!r} "
+                             "(fields are upper-case, e.g. NORM, RPN_ANCHOR_SCALES)")
 
 
 def write_report(settings: CompareSettings, runs: list[dict], wall_seconds: float,
@@ -167,10 +198,11 @@ def run(settings: CompareSettings) -> dict:
         if all((seed, head) in done for head in settings.heads):
             continue
         config_class, train_set, val_set = EXPERIMENTS[settings.dataset](settings, seed)
+        check_config_fields(config_class, settings.config)
         for head in settings.heads:
             if (seed, head) in done:
                 continue
-            fields = {"MASK_HEAD": head, "NAME": f"{config_class.NAME}_{head}"}
+            fields = {**settings.config, "MASK_HEAD": head, "NAME": f"{config_class.NAME}_{head}"}
             if settings.dtype_policy:
                 fields["DTYPE_POLICY"] = settings.dtype_policy
             config = type(f"{config_class.__name__}_{head}", (config_class,), fields)()
@@ -262,14 +294,18 @@ def paired_differences(runs: list[dict], heads) -> dict:
 
 
 def _initialisation_note(report: dict) -> list[str]:
-    """The header line saying how the runs started (pretrained shared layers or not)."""
+    """The header lines saying which ``--set`` fields every run used and how the runs
+    started (pretrained shared layers or not)."""
+    fields = report["settings"].get("config") or {}
+    lines = ["", "Config fields set for every run: " + ", ".join(
+        f"`{k} = {v!r}`" for k, v in fields.items())] if fields else []
     weights = report["settings"].get("weights")
     if not weights:
-        return ["", "Every layer of every head starts from random initialisation."]
+        return [*lines, "", "Every layer of every head starts from random initialisation."]
     loaded = sorted({len((r.get("pretrained") or {}).get("loaded", [])) for r in report["runs"]})
-    return ["", f"Shared layers start from `{weights}` ({'/'.join(map(str, loaded))} layers "
-            "loaded); every mask head starts fresh (random initialisation), so the heads "
-            "differ only in the mask head."]
+    return [*lines, "", f"Shared layers start from `{weights}` "
+            f"({'/'.join(map(str, loaded))} layers loaded); every mask head starts fresh "
+            "(random initialisation), so the heads differ only in the mask head."]
 
 
 def markdown_table(report: dict) -> str:
@@ -400,8 +436,25 @@ def parse_args(argv=None) -> CompareSettings:
     parser.add_argument("--resume", action="store_true",
                         help="keep the finished runs of an interrupted comparison in --out "
                              "(same settings; more seeds or heads may be added)")
+    parser.add_argument("--set", dest="config", action="append", default=[],
+                        metavar="FIELD=VALUE",
+                        help="set a config field for every run (repeatable); VALUE is a "
+                             "Python literal, else a string: --set NORM=group")
     args = parser.parse_args(argv)
-    return CompareSettings(**{**vars(args), "heads": tuple(args.heads)})
+    return CompareSettings(**{**vars(args), "heads": tuple(args.heads),
+                              "config": dict(parse_field(item) for item in args.config)})
+
+
+def parse_field(item: str) -> tuple[str, Any]:
+    """``"FIELD=VALUE"`` -> ``(FIELD, value)``; the value a Python literal, else the string."""
+    name, sep, text = item.partition("=")
+    if not sep or not name.strip():
+        raise SystemExit(f"--set {item!r}: expected FIELD=VALUE, e.g. --set NORM=group")
+    try:
+        value = ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError):
+        value = text.strip()
+    return name.strip(), value
 
 
 def main(argv=None) -> dict:

@@ -57,6 +57,10 @@ class Config:
     BACKBONE_STRIDES = [4, 8, 16, 32, 64]
     TOP_DOWN_PYRAMID_SIZE = 256
     TRAIN_BN: bool | None = False  # False freezes BN (small batches); True trains it
+    # "batch" (BatchNorm in backbone and heads, the classic) or "group" (GroupNorm there
+    # and in the FPN; from-scratch training, see mrcnn.layers.normalization).
+    NORM = "batch"
+    GROUP_NORM_GROUPS = 32  # at most this many groups a GroupNorm layer
 
     # --- RPN ------------------------------------------------------------------
     RPN_ANCHOR_SCALES = (32, 64, 128, 256, 512)
@@ -201,8 +205,12 @@ class Config:
                       "MAX_GT_INSTANCES", "TRAIN_ROIS_PER_IMAGE", "POOL_SIZE", "MASK_POOL_SIZE",
                       "FPN_CLASSIF_FC_LAYERS_SIZE", "DETECTION_MAX_INSTANCES",
                       "IMAGE_MAX_DIM", "RPN_ANCHOR_STRIDE", "RPN_CONV_DIM", "IMAGE_CHANNEL_COUNT",
-                      "ROI_ALIGN_SAMPLING_RATIO"):
+                      "ROI_ALIGN_SAMPLING_RATIO", "GROUP_NORM_GROUPS"):
             positive_int(field)
+        from mrcnn.layers.normalization import NORMS  # local import: layers import keras
+
+        if self.NORM not in NORMS:
+            fail("NORM", f"must be one of {', '.join(map(repr, NORMS))}")
         if not isinstance(self.ROI_ALIGN_ALIGNED, (bool, np.bool_)):
             fail("ROI_ALIGN_ALIGNED", "must be True (pixel-centre sampling) or False (classic)")
         if self.GRAPH_OPS not in ("native", "xla"):

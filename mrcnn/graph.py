@@ -23,6 +23,7 @@ from mrcnn.layers import (
     DetectionLayer,
     DetectionTargetLayer,
     LossLayer,
+    Norm,
     ProposalLayer,
     PyramidROIAlign,
     RoiBatchReshape,
@@ -49,7 +50,7 @@ def _roi_heads(rois, image, mrcnn_maps, config):
     pooled = _roi_align(config.POOL_SIZE, config, BOX_ROI_ALIGN)(
         rois, image, *mrcnn_maps)
     logits, probs, deltas = build_box_head(pooled, config.NUM_CLASSES,
-                                           config.FPN_CLASSIF_FC_LAYERS_SIZE, config.TRAIN_BN)
+                                           config.FPN_CLASSIF_FC_LAYERS_SIZE, Norm.of(config))
     reshape = RoiBatchReshape
     return (reshape(name="mrcnn_class_logits_rois")(logits, rois),
             reshape(name="mrcnn_class_rois")(probs, rois),
@@ -102,7 +103,8 @@ def _build_graph(mode: str, config) -> keras.Model:
     image_meta = keras.Input(shape=(config.IMAGE_META_SIZE,), name="input_image_meta")
 
     c2, c3, c4, c5 = build_backbone(image, config)
-    rpn_maps = build_fpn(c2, c3, c4, c5, config.TOP_DOWN_PYRAMID_SIZE)
+    rpn_maps = build_fpn(c2, c3, c4, c5, config.TOP_DOWN_PYRAMID_SIZE,
+                         Norm.of(config) if config.NORM == "group" else None)
     mrcnn_maps = rpn_maps[:4]
 
     anchors = AnchorsLayer(config.RPN_ANCHOR_SCALES, config.RPN_ANCHOR_RATIOS,

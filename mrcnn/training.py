@@ -26,9 +26,9 @@ Augmentation = Callable[[np.ndarray, np.ndarray, np.random.Generator], tuple]
 # ``layers=`` presets of :meth:`MaskRCNN.train`: regular expressions over layer names.
 LAYER_PRESETS = {
     "heads": r"(mrcnn\_.*)|(rpn\_.*)|(fpn\_.*)",
-    "3+": r"(res3.*)|(bn3.*)|(res4.*)|(bn4.*)|(res5.*)|(bn5.*)|(mrcnn\_.*)|(rpn\_.*)|(fpn\_.*)",
-    "4+": r"(res4.*)|(bn4.*)|(res5.*)|(bn5.*)|(mrcnn\_.*)|(rpn\_.*)|(fpn\_.*)",
-    "5+": r"(res5.*)|(bn5.*)|(mrcnn\_.*)|(rpn\_.*)|(fpn\_.*)",
+    "3+": r"(res[3-5].*)|([bg]n[3-5].*)|(mrcnn\_.*)|(rpn\_.*)|(fpn\_.*)",
+    "4+": r"(res[45].*)|([bg]n[45].*)|(mrcnn\_.*)|(rpn\_.*)|(fpn\_.*)",
+    "5+": r"(res5.*)|([bg]n5.*)|(mrcnn\_.*)|(rpn\_.*)|(fpn\_.*)",
     "all": ".*",
 }
 

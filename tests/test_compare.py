@@ -226,3 +226,50 @@ def test_report_says_how_the_runs_started():
         in markdown_table(report)
     report["settings"]["weights"] = None
     assert "starts from random initialisation" in markdown_table(report)
+
+
+def test_set_fields_reach_every_run_and_resume_only_with_the_same_fields(fake_runs, tmp_path,
+                                                                        monkeypatch):
+    import mrcnn.compare
+
+    seen = []
+    fake_train = mrcnn.compare.train_head
+
+    def recording(config, *args, **kwargs):
+        seen.append((config.MASK_HEAD, config.NORM, config.RPN_ANCHOR_SCALES))
+        return fake_train(config, *args, **kwargs)
+
+    monkeypatch.setattr(mrcnn.compare, "train_head", recording)
+    argv = ["--dataset", "tiny", "--seeds", "1", "--out", str(tmp_path), "--verbose", "0",
+            "--set", "NORM=group", "--set", "RPN_ANCHOR_SCALES = (4, 8, 16, 32, 64)"]
+    run(parse_args(argv))
+    scales = (4, 8, 16, 32, 64)
+    assert seen == [("fcn", "group", scales), ("unet", "group", scales)]
+    path = tmp_path / "tiny" / "compare.json"
+    report = json.loads(path.read_text())
+    assert report["settings"]["config"] == {"NORM": "group", "RPN_ANCHOR_SCALES": list(scales)}
+    assert "`NORM = 'group'`" in (tmp_path / "tiny" / "compare.md").read_text()
+    # The same fields resume (tuples come back from JSON as lists); others are refused.
+    seen.clear()
+    run(parse_args([*argv, "--resume", "--seeds", "2"]))
+    assert [s[0] for s in seen] == ["fcn", "unet"]
+    with pytest.raises(ValueError, match=r"other settings \(config: "):
+        run(parse_args([*argv[:-4], "--resume"]))
+    # A report written before --set existed resumes without it.
+    del report["settings"]["config"]
+    path.write_text(json.dumps(report))
+    run(parse_args([*argv[:-4], "--resume"]))
+
+
+@pytest.mark.parametrize("item, message", [
+    ("NROM=group", "TinyConfig has no field 'NROM'"),
+    ("norm=group", "has no field 'norm'"),
+    ("MASK_HEAD=unet", "the runner sets it; use --heads"),
+])
+def test_a_bad_set_field_fails_before_anything_trains(fake_runs, tmp_path, item, message):
+    calls, _ = fake_runs
+    with pytest.raises(ValueError, match=message):
+        run(parse_args(["--dataset", "tiny", "--out", str(tmp_path), "--set", item]))
+    assert calls == []
+    with pytest.raises(SystemExit, match="expected FIELD=VALUE"):
+        parse_args(["--set", "NORM"])

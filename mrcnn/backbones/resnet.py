@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import keras
 
-from mrcnn.layers.batch_norm import BatchNorm
+from mrcnn.layers.normalization import Norm
 
 
 @dataclass(frozen=True)
@@ -33,31 +33,33 @@ RESNETS = {
 
 
 def _bottleneck(x, filters: tuple[int, int, int], stage: int, block: str, strides: int,
-                train_bn: bool | None, projection: bool):
+                norm: Norm, projection: bool):
     """Bottleneck residual block (1x1, 3x3, 1x1) named ``res{stage}{block}_branch*``."""
     conv = f"res{stage}{block}_branch"
     bn = f"bn{stage}{block}_branch"
     f1, f2, f3 = filters
     y = keras.layers.Conv2D(f1, 1, strides=strides, name=conv + "2a")(x)
-    y = BatchNorm(train_bn, name=bn + "2a")(y)
+    y = norm(y, bn + "2a")
     y = keras.layers.Activation("relu")(y)
     y = keras.layers.Conv2D(f2, 3, padding="same", name=conv + "2b")(y)
-    y = BatchNorm(train_bn, name=bn + "2b")(y)
+    y = norm(y, bn + "2b")
     y = keras.layers.Activation("relu")(y)
     y = keras.layers.Conv2D(f3, 1, name=conv + "2c")(y)
-    y = BatchNorm(train_bn, name=bn + "2c")(y)
+    y = norm(y, bn + "2c")
     shortcut = x
     if projection:
         shortcut = keras.layers.Conv2D(f3, 1, strides=strides, name=conv + "1")(x)
-        shortcut = BatchNorm(train_bn, name=bn + "1")(shortcut)
+        shortcut = norm(shortcut, bn + "1")
     y = keras.layers.Add()([y, shortcut])
     return keras.layers.Activation("relu", name=f"res{stage}{block}_out")(y)
 
 
-def resnet(input_image, spec: ResNetSpec, train_bn: bool | None = False) -> list:
-    """Build the stages on ``input_image`` and return ``[C2, C3, C4, C5]``."""
+def resnet(input_image, spec: ResNetSpec, norm: Norm | None = None) -> list:
+    """Build the stages on ``input_image`` and return ``[C2, C3, C4, C5]``; ``norm``
+    follows every conv (default: frozen BatchNorm, the classic)."""
+    norm = Norm() if norm is None else norm
     x = keras.layers.Conv2D(spec.width, 7, strides=2, padding="same", name="conv1")(input_image)
-    x = BatchNorm(train_bn, name="bn_conv1")(x)
+    x = norm(x, "bn_conv1")
     x = keras.layers.Activation("relu")(x)
     x = keras.layers.MaxPooling2D(3, strides=2, padding="same")(x)
     outputs = []
@@ -66,7 +68,7 @@ def resnet(input_image, spec: ResNetSpec, train_bn: bool | None = False) -> list
         width = spec.width * 2 ** i
         for j in range(count):
             x = _bottleneck(x, (width, width, 4 * width), stage, string.ascii_lowercase[j],
-                            strides=(1 if stage == 2 or j else 2), train_bn=train_bn,
+                            strides=(1 if stage == 2 or j else 2), norm=norm,
                             projection=(j == 0))
         outputs.append(x)
     return outputs
@@ -74,7 +76,7 @@ def resnet(input_image, spec: ResNetSpec, train_bn: bool | None = False) -> list
 
 def _resnet_builder(name: str) -> Callable:
     def build(input_image, config):
-        return resnet(input_image, RESNETS[name], config.TRAIN_BN)
+        return resnet(input_image, RESNETS[name], Norm.of(config))
     build.__name__ = f"build_{name}"
     return build
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import keras
 
-from mrcnn.layers.batch_norm import BatchNorm
+from mrcnn.layers.normalization import Norm
 from mrcnn.precision import OUTPUT_DTYPE
 
 # Layers whose shapes depend on NUM_CLASSES (see mrcnn.migration.class_specific_layers).
 CLASS_SPECIFIC_LAYERS = ("mrcnn_class_logits", "mrcnn_bbox_fc", "mrcnn_bbox")
 
 
-def build_box_head(roi_features, num_classes: int, fc_size: int, train_bn: bool | None):
+def build_box_head(roi_features, num_classes: int, fc_size: int, norm: Norm):
     """Classify RoIs and regress one box per class.
 
     Args:
@@ -26,10 +26,10 @@ def build_box_head(roi_features, num_classes: int, fc_size: int, train_bn: bool 
     """
     pool = roi_features.shape[1]
     x = keras.layers.Conv2D(fc_size, pool, padding="valid", name="mrcnn_class_conv1")(roi_features)
-    x = BatchNorm(train_bn, name="mrcnn_class_bn1")(x)
+    x = norm(x, "mrcnn_class_bn1")
     x = keras.layers.Activation("relu")(x)
     x = keras.layers.Conv2D(fc_size, 1, name="mrcnn_class_conv2")(x)
-    x = BatchNorm(train_bn, name="mrcnn_class_bn2")(x)
+    x = norm(x, "mrcnn_class_bn2")
     x = keras.layers.Activation("relu")(x)
     shared = keras.layers.Flatten(name="pool_squeeze")(x)
     logits = keras.layers.Dense(num_classes, name="mrcnn_class_logits", dtype=OUTPUT_DTYPE,

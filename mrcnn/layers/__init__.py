@@ -5,6 +5,7 @@ from mrcnn.layers.batch_norm import BatchNorm
 from mrcnn.layers.detection import DetectionLayer
 from mrcnn.layers.detection_masks import DetectionBoxes, SelectClassMasks, ValidDetectionRows
 from mrcnn.layers.losses import LossLayer
+from mrcnn.layers.normalization import Norm
 from mrcnn.layers.proposals import ProposalLayer
 from mrcnn.layers.roi_align import PyramidROIAlign, RoiBatchReshape, assign_roi_levels
 from mrcnn.layers.rpn_targets import RpnTargetLayer
@@ -12,7 +13,7 @@ from mrcnn.layers.targets import DetectionTargetLayer
 
 __all__ = [
     "AnchorsLayer", "BatchNorm", "DetectionBoxes", "DetectionLayer", "DetectionTargetLayer",
-    "LossLayer",
+    "LossLayer", "Norm",
     "ProposalLayer", "PyramidROIAlign", "RoiBatchReshape", "RpnTargetLayer", "SelectClassMasks",
     "ValidDetectionRows", "assign_roi_levels",
 ]

@@ -7,6 +7,7 @@ import pytest
 
 from mrcnn.heads.box import build_box_head
 from mrcnn.heads.mask import MASK_HEADS, build_mask_head, register_mask_head
+from mrcnn.layers.normalization import Norm
 from tests.conftest import tiny_config
 
 
@@ -102,7 +103,7 @@ def test_heads_output_logits():
 
 def test_box_head_shapes_and_parameters():
     features = keras.Input((7, 7, 16))
-    logits, probs, deltas = build_box_head(features, num_classes=5, fc_size=8, train_bn=False)
+    logits, probs, deltas = build_box_head(features, num_classes=5, fc_size=8, norm=Norm())
     model = keras.Model(features, [logits, probs, deltas])
     assert [tuple(o.shape) for o in model.outputs] == [(None, 5), (None, 5), (None, 5, 4)]
     expected = conv_bn(16, 8, k=7) + conv_bn(8, 8, k=1) + (8 * 5 + 5) + (8 * 20 + 20)

@@ -10,10 +10,11 @@ from mrcnn.training import build_dataset, layers_regex
 from tests.conftest import step_losses, tiny_config
 
 
-# The two first-class heads; the fcn_deep control is the FCN's layers, only more of them.
-@pytest.mark.parametrize("head", ["fcn", "unet"])
-def test_a_few_steps_lower_the_loss(head, shapes64, tmp_path):
-    config = tiny_config(MASK_HEAD=head, LEARNING_RATE=0.003)
+# The two first-class heads (the fcn_deep control is the FCN's layers, only more of them),
+# and GroupNorm in place of BatchNorm.
+@pytest.mark.parametrize("head, norm", [("fcn", "batch"), ("unet", "batch"), ("fcn", "group")])
+def test_a_few_steps_lower_the_loss(head, norm, shapes64, tmp_path):
+    config = tiny_config(MASK_HEAD=head, NORM=norm, LEARNING_RATE=0.003)
     model = MaskRCNN("training", config, str(tmp_path))
     model.set_trainable("all")
     keras_model = model.keras_model

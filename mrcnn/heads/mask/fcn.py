@@ -1,4 +1,4 @@
-"""The paper's FCN mask head: 4 x (3x3 conv, BN, ReLU), 2x2 deconv, 1x1 per-class logits.
+"""The paper's FCN mask head: 4 x (3x3 conv, norm, ReLU), 2x2 deconv, 1x1 per-class logits.
 
 Its one setting, ``MASK_HEAD_CONV_DIM`` (default 256, the paper's), is the width of the
 convs and the deconv; a config overrides it like any field.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 
 from mrcnn.heads.mask import check_positive_int, register_mask_head
-from mrcnn.layers.batch_norm import BatchNorm
+from mrcnn.layers.normalization import Norm
 from mrcnn.precision import OUTPUT_DTYPE
 
 
@@ -24,10 +24,11 @@ def validate_fcn(config, fail) -> None:
 def build_fcn_mask_head(roi_features, config):
     """``[N, 14, 14, D]`` -> ``[N, 28, 28, NUM_CLASSES]`` mask logits."""
     width = config.MASK_HEAD_CONV_DIM
+    norm = Norm.of(config)
     x = roi_features
     for i in range(1, 5):
         x = keras.layers.Conv2D(width, 3, padding="same", name=f"mrcnn_mask_conv{i}")(x)
-        x = BatchNorm(config.TRAIN_BN, name=f"mrcnn_mask_bn{i}")(x)
+        x = norm(x, f"mrcnn_mask_bn{i}")
         x = keras.layers.Activation("relu")(x)
     x = keras.layers.Conv2DTranspose(width, 2, strides=2, activation="relu",
                                      name="mrcnn_mask_deconv")(x)

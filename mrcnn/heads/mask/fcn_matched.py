@@ -20,7 +20,7 @@ from __future__ import annotations
 import keras
 
 from mrcnn.heads.mask import check_positive_int, register_mask_head
-from mrcnn.layers.batch_norm import BatchNorm
+from mrcnn.layers.normalization import Norm
 from mrcnn.precision import OUTPUT_DTYPE
 
 FCN_DEEP_SETTINGS = {
@@ -41,10 +41,11 @@ def validate_fcn_deep(config, fail) -> None:
 def build_fcn_deep_mask_head(roi_features, config):
     """``[N, 14, 14, D]`` -> ``[N, 28, 28, NUM_CLASSES]`` mask logits."""
     width = int(config.FCN_DEEP_CONV_DIM)
+    norm = Norm.of(config)
     x = roi_features
     for i in range(1, int(config.FCN_DEEP_NUM_CONVS) + 1):
         x = keras.layers.Conv2D(width, 3, padding="same", name=f"mrcnn_mask_fcn_deep_conv{i}")(x)
-        x = BatchNorm(config.TRAIN_BN, name=f"mrcnn_mask_fcn_deep_bn{i}")(x)
+        x = norm(x, f"mrcnn_mask_fcn_deep_bn{i}")
         x = keras.layers.Activation("relu", name=f"mrcnn_mask_fcn_deep_relu{i}")(x)
     x = keras.layers.Conv2DTranspose(width, 2, strides=2, activation="relu",
                                      name="mrcnn_mask_fcn_deep_deconv")(x)

@@ -12,16 +12,16 @@ from __future__ import annotations
 import keras
 
 from mrcnn.heads.mask import check_widths, register_mask_head
-from mrcnn.layers.batch_norm import BatchNorm
+from mrcnn.layers.normalization import Norm
 from mrcnn.precision import OUTPUT_DTYPE
 
 
-def _conv_stack(x, widths, stage: str, train_bn):
-    """3x3 conv + BN + ReLU for each width, named ``mrcnn_mask_unet_{stage}_conv{i}``."""
+def _conv_stack(x, widths, stage: str, norm: Norm):
+    """3x3 conv + norm + ReLU for each width, named ``mrcnn_mask_unet_{stage}_conv{i}``."""
     for i, width in enumerate(widths, start=1):
         x = keras.layers.Conv2D(int(width), 3, padding="same",
                                 name=f"mrcnn_mask_unet_{stage}_conv{i}")(x)
-        x = BatchNorm(train_bn, name=f"mrcnn_mask_unet_{stage}_bn{i}")(x)
+        x = norm(x, f"mrcnn_mask_unet_{stage}_bn{i}")
         x = keras.layers.Activation("relu", name=f"mrcnn_mask_unet_{stage}_relu{i}")(x)
     return x
 
@@ -53,14 +53,14 @@ UNET_LIGHT = {"UNET_SKIP_FILTERS": (64, 64), "UNET_BOTTLENECK_FILTERS": (64, 128
                     class_specific_layers=("mrcnn_mask_unet_out",))
 def build_unet_mask_head(roi_features, config):
     """``[N, 14, 14, D]`` -> ``[N, 28, 28, NUM_CLASSES]`` mask logits."""
-    bn = config.TRAIN_BN
-    skip = _conv_stack(roi_features, config.UNET_SKIP_FILTERS, "skip", bn)
+    norm = Norm.of(config)
+    skip = _conv_stack(roi_features, config.UNET_SKIP_FILTERS, "skip", norm)
     x = keras.layers.MaxPooling2D(2, name="mrcnn_mask_unet_pool")(skip)
-    x = _conv_stack(x, config.UNET_BOTTLENECK_FILTERS, "bottleneck", bn)
+    x = _conv_stack(x, config.UNET_BOTTLENECK_FILTERS, "bottleneck", norm)
     x = keras.layers.UpSampling2D(2, interpolation="bilinear", name="mrcnn_mask_unet_up14")(x)
     x = keras.layers.Concatenate(name="mrcnn_mask_unet_concat")([x, skip])
-    x = _conv_stack(x, config.UNET_UP14_FILTERS, "up14", bn)
+    x = _conv_stack(x, config.UNET_UP14_FILTERS, "up14", norm)
     x = keras.layers.UpSampling2D(2, interpolation="bilinear", name="mrcnn_mask_unet_up28")(x)
-    x = _conv_stack(x, config.UNET_UP28_FILTERS, "up28", bn)
+    x = _conv_stack(x, config.UNET_UP28_FILTERS, "up28", norm)
     return keras.layers.Conv2D(config.NUM_CLASSES, 1, name="mrcnn_mask_unet_out",
                                dtype=OUTPUT_DTYPE)(x)
