@@ -128,16 +128,23 @@ def previous_runs(settings: CompareSettings, path: str) -> tuple[list[dict], flo
         return [], 0.0
     with open(path) as f:
         report = json.load(f)
+    check_same_settings(report, settings, f"cannot resume {path}",
+                        "use another --out or drop --resume")
+    runs = [r for r in report["runs"]
+            if r["head"] in settings.heads and r["seed"] < settings.seeds]
+    return runs, float(report.get("wall_seconds", 0.0))
+
+
+def check_same_settings(report: dict, settings: CompareSettings, what: str, hint: str) -> None:
+    """Raise ``ValueError`` when ``report`` was run with other settings than ``settings``
+    (apart from seeds, heads and where the output goes)."""
     old, new, default = report["settings"], asdict(settings), asdict(CompareSettings())
     changed = sorted(k for k in new if k not in RESUMABLE_CHANGES
                      and not _json_equal(old.get(k, default[k]), new[k]))
     if changed:
-        raise ValueError(f"cannot resume {path}: it was run with other settings ("
+        raise ValueError(f"{what}: it was run with other settings ("
                          + ", ".join(f"{k}: {old.get(k)!r} -> {new[k]!r}" for k in changed)
-                         + "); use another --out or drop --resume")
-    runs = [r for r in report["runs"]
-            if r["head"] in settings.heads and r["seed"] < settings.seeds]
-    return runs, float(report.get("wall_seconds", 0.0))
+                         + f"); {hint}")
 
 
 def _json_equal(a, b) -> bool:
@@ -293,6 +300,19 @@ def paired_differences(runs: list[dict], heads) -> dict:
     return paired
 
 
+def paired_between(base_runs: list[dict], runs: list[dict], heads) -> dict:
+    """``{head: {figure: {"mean", "std", "values", "seeds"}}}`` of ``runs - base_runs``
+    per (head, seed): a change to the setting (a config field, the image size, the
+    schedule) judged seed by seed against the runs without it, as heads are judged
+    against each other by :func:`paired_differences`."""
+    out = {}
+    for head in heads:
+        tagged = ([{**r, "head": "base"} for r in base_runs if r["head"] == head]
+                  + [{**r, "head": "changed"} for r in runs if r["head"] == head])
+        out[head] = paired_differences(tagged, ("base", "changed"))["changed"]
+    return out
+
+
 def _initialisation_note(report: dict) -> list[str]:
     """The header lines saying which ``--set`` fields every run used and how the runs
     started (pretrained shared layers or not)."""
@@ -409,6 +429,8 @@ def json_default(value):
         return value.item()
     if isinstance(value, np.ndarray):
         return value.tolist()
+    if callable(value):  # a config field such as AUGMENTATION, recorded by its repr
+        return repr(value)
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 

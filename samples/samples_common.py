@@ -288,14 +288,14 @@ def run_sample(name: str, experiment: Callable, find_data: Callable[[], Path],
         print("data options of this sample:\n"
               + _data_options().format_help().split(":\n", 1)[-1])
     else:
-        _find_or_fetch(name, find_data, options.download)
+        find_or_fetch(name, find_data, options.download)
     import mrcnn.compare
 
     mrcnn.compare.EXPERIMENTS[name] = experiment
     return mrcnn.compare.main(["--dataset", name, *defaults, *rest])
 
 
-def _find_or_fetch(name: str, find_data: Callable[[], Path], fetch: bool) -> Path:
+def find_or_fetch(name: str, find_data: Callable[[], Path], fetch: bool) -> Path:
     try:
         return find_data()
     except DataNotFound as error:

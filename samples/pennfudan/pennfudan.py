@@ -29,6 +29,9 @@ from mrcnn.data import CachedDataset, LabelImageDataset  # noqa: E402
 from mrcnn.presets import RealDataConfig  # noqa: E402
 
 HELD_OUT = 50
+# The sample's setting (train.py, levers.py): options of mrcnn.compare.
+DEFAULT_ARGS = ["--seeds", "1", "--image-size", "256", "--epochs", "20",
+                "--steps-per-epoch", "100"]
 
 
 def pennfudan_dir() -> Path:

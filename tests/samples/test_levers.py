@@ -1,0 +1,109 @@
+"""samples/pennfudan/levers.py: each lever's setting reaches its runs, and is judged seed by
+seed against the baseline (training and evaluation replaced by records, so it runs in a
+second and without the data)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import mrcnn.compare
+from mrcnn.data import augment
+from mrcnn.experiment import TrainedHead
+from tests.conftest import TinyConfig
+from tests.samples import SAMPLES, sample_module
+
+levers = sample_module("pennfudan_levers", SAMPLES / "pennfudan" / "levers.py")
+
+
+@pytest.fixture
+def fake_levers(monkeypatch, tmp_path):
+    """Runs whose mask AP encodes (seed, setting): +0.02 with GroupNorm, -0.01 at 320 px."""
+    seen = []
+
+    def experiment(settings, seed):
+        size = settings.image_size
+
+        class Config(TinyConfig):
+            NAME = "pennfudan"
+            IMAGE_MIN_DIM = IMAGE_MAX_DIM = size
+        return Config, None, None
+
+    def train(config, train_set, val_set, epochs, seed, logs, **kwargs):
+        seen.append({"seed": seed, "head": config.MASK_HEAD, "norm": config.NORM,
+                     "size": int(config.IMAGE_MAX_DIM), "epochs": epochs,
+                     "augmentation": kwargs["augmentation"]})
+        return TrainedHead(config.MASK_HEAD, seed, "ckpt", 1, 60.0 * (seed + 1),
+                           {"total_loss": [1.0]})
+
+    def evaluate(detector, val_set):
+        run = seen[-1]
+        ap = 0.3 + run["seed"] / 100 + (0.02 if run["norm"] == "group" else 0.0) - (
+            0.01 if run["size"] == 320 else 0.0)
+        return {"segm": {"AP": ap, "AP50": ap, "AP75": ap, "AP90": ap, "AR100": ap},
+                "bbox": {"AP": ap}, "voc": {"mAP50": ap},
+                "mask_quality": {"mask_iou": ap, "boundary_iou": ap,
+                                 **{s: {"boundary_iou": ap} for s in ("small", "medium", "large")}},
+                "ap_vs_iou": {"iou": [0.5], "AP": [ap]}, "ms_per_image": 1.0,
+                "held_out_images": 3}
+
+    monkeypatch.setattr(levers, "pennfudan_experiment", experiment)
+    monkeypatch.setattr(levers, "pennfudan_dir", lambda: tmp_path)
+    monkeypatch.setattr(mrcnn.compare, "train_head", train)
+    monkeypatch.setattr(mrcnn.compare, "load_detector", lambda *a: None)
+    monkeypatch.setattr(mrcnn.compare, "evaluate_run", evaluate)
+    monkeypatch.setattr(mrcnn.compare, "mask_head_profile",
+                        lambda config: {"parameters": 1, "flops_per_roi": 1e9})
+    monkeypatch.setattr(mrcnn.compare, "plot_report", lambda report, out: [])
+    monkeypatch.delitem(mrcnn.compare.EXPERIMENTS, "pennfudan", raising=False)
+    return seen
+
+
+def test_levers_run_their_change_and_are_paired_with_the_baseline(fake_levers, tmp_path):
+    out = tmp_path / "levers"
+    argv = ["--levers", "group_norm", "image_320", "scale_jitter_wide", "--seeds", "2",
+            "--out", str(out), "--verbose", "0"]
+    rows = levers.main(argv)
+    # The baseline runs first, then each lever with its one change.
+    settings = [(r["norm"], r["size"], r["epochs"]) for r in fake_levers]
+    assert settings == [("batch", 256, 20)] * 2 + [("group", 256, 20)] * 2 + [
+        ("batch", 320, 20)] * 2 + [("batch", 256, 20)] * 2
+    jitter = fake_levers[-1]["augmentation"]
+    assert isinstance(jitter, augment.Compose) and "ScaleJitter(low=0.5, high=2.0)" in repr(jitter)
+    assert repr(fake_levers[0]["augmentation"]) != repr(jitter)  # the sample's default
+    by_lever = {r["lever"]: r for r in rows}
+    assert list(by_lever) == ["baseline", "group_norm", "image_320", "scale_jitter_wide"]
+    gn = by_lever["group_norm"]["paired"]["mask AP"]
+    assert gn["seeds"] == [0, 1] and gn["values"] == pytest.approx([0.02, 0.02])
+    assert by_lever["image_320"]["paired"]["mask AP"]["mean"] == pytest.approx(-0.01)
+    assert by_lever["group_norm"]["mask AP"]["mean"] == pytest.approx(0.325)
+    assert by_lever["baseline"]["train_min"] == pytest.approx(1.5)
+    table = (out / "levers.md").read_text()
+    assert "| group_norm | fcn | 2 | 0.325 ± 0.005" in table and "+0.020 ± 0.000" in table
+    assert json.loads((out / "levers.json").read_text())[1]["lever"] == "group_norm"
+    # Everything is kept on --resume: nothing trains again, the table is the same.
+    fake_levers.clear()
+    assert levers.main([*argv, "--resume"]) == rows and fake_levers == []
+
+
+def test_levers_pair_with_a_given_baseline_only_if_it_has_the_default_setting(fake_levers,
+                                                                             tmp_path):
+    mrcnn.compare.EXPERIMENTS["pennfudan"] = levers.pennfudan_experiment
+    base = mrcnn.compare.run(levers.lever_settings(
+        "baseline", ["--heads", "fcn", "unet", "--seeds", "2", "--verbose", "0"],
+        str(tmp_path / "verdict")))
+    path = tmp_path / "verdict" / "baseline" / "pennfudan" / "compare.json"
+    fake_levers.clear()
+    rows = levers.main(["--levers", "group_norm", "--heads", "fcn", "unet", "--seeds", "2",
+                        "--baseline", str(path), "--out", str(tmp_path / "l"),
+                        "--verbose", "0"])
+    assert [(r["seed"], r["head"], r["norm"]) for r in fake_levers] == [
+        (0, "fcn", "group"), (0, "unet", "group"), (1, "fcn", "group"), (1, "unet", "group")]
+    assert [(r["lever"], r["head"]) for r in rows] == [("group_norm", "fcn"),
+                                                       ("group_norm", "unet")]
+    assert rows[1]["paired"]["mask AP"]["values"] == pytest.approx([0.02, 0.02])
+    assert base["complete"]
+    with pytest.raises(ValueError, match=r"--baseline .* other settings \(epochs: 20 -> 30\)"):
+        levers.main(["--levers", "group_norm", "--baseline", str(path), "--epochs", "30",
+                     "--out", str(tmp_path / "l2"), "--verbose", "0"])
