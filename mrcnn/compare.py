@@ -157,6 +157,15 @@ RUNNER_FIELDS = {"MASK_HEAD": "--heads", "NAME": "the data set and head",
                  "DTYPE_POLICY": "--dtype-policy"}
 
 
+def head_config(config_class, head: str, settings: CompareSettings):
+    """The config a run of ``head`` trains with: the experiment's config class with the
+    ``--set`` fields, the head, a name of its own and ``--dtype-policy``."""
+    fields = {**settings.config, "MASK_HEAD": head, "NAME": f"{config_class.NAME}_{head}"}
+    if settings.dtype_policy:
+        fields["DTYPE_POLICY"] = settings.dtype_policy
+    return type(f"{config_class.__name__}_{head}", (config_class,), fields)()
+
+
 def check_config_fields(config_class, fields: dict[str, Any]) -> None:
     """Raise before anything trains when a ``--set`` field is not a config field."""
     from mrcnn.heads.mask import mask_head_settings
@@ -209,10 +218,7 @@ def run(settings: CompareSettings) -> dict:
         for head in settings.heads:
             if (seed, head) in done:
                 continue
-            fields = {**settings.config, "MASK_HEAD": head, "NAME": f"{config_class.NAME}_{head}"}
-            if settings.dtype_policy:
-                fields["DTYPE_POLICY"] = settings.dtype_policy
-            config = type(f"{config_class.__name__}_{head}", (config_class,), fields)()
+            config = head_config(config_class, head, settings)
             print(f"\n=== seed {seed}, head {head} ===", flush=True)
             trained = train_head(config, train_set, val_set, settings.epochs, seed,
                                  settings.logs, augmentation=config.AUGMENTATION,
