@@ -89,3 +89,26 @@ def shapes64() -> ShapesDataset:
     dataset.load_shapes(16, 64, 64, seed=3)
     dataset.prepare()
     return dataset
+
+
+def fake_metrics(ap: float) -> dict:
+    """What ``mrcnn.compare.evaluate_run`` returns, with every figure equal to ``ap``."""
+    return {"segm": {"AP": ap, "AP50": ap, "AP75": ap, "AP90": ap, "AR100": ap},
+            "bbox": {"AP": ap}, "voc": {"mAP50": ap},
+            "mask_quality": {"mask_iou": ap, "boundary_iou": ap,
+                             **{size: {"boundary_iou": ap}
+                                for size in ("small", "medium", "large")}},
+            "ap_vs_iou": {"iou": [0.5], "AP": [ap]}, "ms_per_image": 1.0, "held_out_images": 3}
+
+
+def fake_comparison(monkeypatch, train, evaluate) -> None:
+    """``mrcnn.compare.run`` with ``train`` for training and ``evaluate`` for scoring (no
+    model is built, nothing is plotted), so a comparison runs in a second."""
+    import mrcnn.compare
+
+    monkeypatch.setattr(mrcnn.compare, "train_head", train)
+    monkeypatch.setattr(mrcnn.compare, "load_detector", lambda *a: None)
+    monkeypatch.setattr(mrcnn.compare, "evaluate_run", evaluate)
+    monkeypatch.setattr(mrcnn.compare, "mask_head_profile",
+                        lambda config: {"parameters": 1, "flops_per_roi": 1e9})
+    monkeypatch.setattr(mrcnn.compare, "plot_report", lambda report, out: [])

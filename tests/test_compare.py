@@ -13,7 +13,7 @@ from mrcnn.data import ShapesDataset
 from mrcnn.experiment import train_head
 from mrcnn.heads.mask import MASK_HEADS
 from mrcnn.model import MaskRCNN
-from tests.conftest import TinyConfig, tiny_config
+from tests.conftest import TinyConfig, fake_comparison, fake_metrics, tiny_config
 
 
 def test_same_seed_gives_every_head_the_same_initial_network(tmp_path):
@@ -129,7 +129,6 @@ def test_unknown_head_fails_before_anything_trains(tmp_path, monkeypatch):
 def fake_runs(tiny_registered, monkeypatch):
     """``compare.run`` with training and evaluation replaced by records whose AP encodes
     (seed, head), so resumption can be checked in a second; returns the calls made."""
-    import mrcnn.compare
     from mrcnn.experiment import TrainedHead
 
     calls = []
@@ -142,22 +141,10 @@ def fake_runs(tiny_registered, monkeypatch):
 
     def fake_evaluate(detector, val_set):
         seed, head = calls[-1]
-        ap = seed / 10 + (0.05 if head == "unet" else 0.0)
-        return {"segm": {"AP": ap, "AP50": ap, "AP75": ap, "AP90": ap, "AR100": ap},
-                "bbox": {"AP": ap}, "voc": {"mAP50": ap},
-                "mask_quality": {"mask_iou": ap, "boundary_iou": ap,
-                                 **{size: {"boundary_iou": ap}
-                                    for size in ("small", "medium", "large")}},
-                "ap_vs_iou": {"iou": [0.5], "AP": [ap]}, "ms_per_image": 1.0,
-                "held_out_images": 3}
+        return fake_metrics(seed / 10 + (0.05 if head == "unet" else 0.0))
 
     fake_train.fail_at = None
-    monkeypatch.setattr(mrcnn.compare, "train_head", fake_train)
-    monkeypatch.setattr(mrcnn.compare, "load_detector", lambda *a: None)
-    monkeypatch.setattr(mrcnn.compare, "evaluate_run", fake_evaluate)
-    monkeypatch.setattr(mrcnn.compare, "mask_head_profile",
-                        lambda config: {"parameters": 1, "flops_per_roi": 1e9})
-    monkeypatch.setattr(mrcnn.compare, "plot_report", lambda report, out: [])
+    fake_comparison(monkeypatch, fake_train, fake_evaluate)
     return calls, fake_train
 
 

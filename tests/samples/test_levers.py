@@ -11,7 +11,7 @@ import pytest
 import mrcnn.compare
 from mrcnn.data import augment
 from mrcnn.experiment import TrainedHead
-from tests.conftest import TinyConfig
+from tests.conftest import TinyConfig, fake_comparison, fake_metrics
 from tests.samples import SAMPLES, sample_module
 
 levers = sample_module("pennfudan_levers", SAMPLES / "pennfudan" / "levers.py")
@@ -39,23 +39,12 @@ def fake_levers(monkeypatch, tmp_path):
 
     def evaluate(detector, val_set):
         run = seen[-1]
-        ap = 0.3 + run["seed"] / 100 + (0.02 if run["norm"] == "group" else 0.0) - (
-            0.01 if run["size"] == 320 else 0.0)
-        return {"segm": {"AP": ap, "AP50": ap, "AP75": ap, "AP90": ap, "AR100": ap},
-                "bbox": {"AP": ap}, "voc": {"mAP50": ap},
-                "mask_quality": {"mask_iou": ap, "boundary_iou": ap,
-                                 **{s: {"boundary_iou": ap} for s in ("small", "medium", "large")}},
-                "ap_vs_iou": {"iou": [0.5], "AP": [ap]}, "ms_per_image": 1.0,
-                "held_out_images": 3}
+        return fake_metrics(0.3 + run["seed"] / 100 + (0.02 if run["norm"] == "group" else 0.0)
+                            - (0.01 if run["size"] == 320 else 0.0))
 
     monkeypatch.setattr(levers, "pennfudan_experiment", experiment)
     monkeypatch.setattr(levers, "pennfudan_dir", lambda: tmp_path)
-    monkeypatch.setattr(mrcnn.compare, "train_head", train)
-    monkeypatch.setattr(mrcnn.compare, "load_detector", lambda *a: None)
-    monkeypatch.setattr(mrcnn.compare, "evaluate_run", evaluate)
-    monkeypatch.setattr(mrcnn.compare, "mask_head_profile",
-                        lambda config: {"parameters": 1, "flops_per_roi": 1e9})
-    monkeypatch.setattr(mrcnn.compare, "plot_report", lambda report, out: [])
+    fake_comparison(monkeypatch, train, evaluate)
     monkeypatch.delitem(mrcnn.compare.EXPERIMENTS, "pennfudan", raising=False)
     return seen
 
