@@ -45,6 +45,7 @@ from mrcnn.evaluation.mask_quality import mask_quality_from_results, summarize_m
 from mrcnn.experiment import load_detector, train_head
 from mrcnn.flops import mask_head_profile
 from mrcnn.heads.mask import MASK_HEADS
+from mrcnn.model_info import callable_path
 from mrcnn.precision import POLICIES
 
 
@@ -143,18 +144,21 @@ def check_same_settings(report: dict, settings: CompareSettings, what: str, hint
                      and not _json_equal(old.get(k, default[k]), new[k]))
     if changed:
         raise ValueError(f"{what}: it was run with other settings ("
-                         + ", ".join(f"{k}: {old.get(k)!r} -> {new[k]!r}" for k in changed)
+                         + ", ".join(f"{k}: {old.get(k, default[k])!r} -> {new[k]!r}"
+                                     for k in changed)
                          + f"); {hint}")
 
 
 def _json_equal(a, b) -> bool:
     """Equality of two settings values as compare.json stores them (tuples as lists)."""
-    return json.dumps(a, default=json_default) == json.dumps(b, default=json_default)
+    return (json.dumps(a, default=json_default, sort_keys=True)
+            == json.dumps(b, default=json_default, sort_keys=True))
 
 
-# Fields the runner sets itself for each run.
+# Fields the runner (or the experiment, from the runner's options) sets for each run.
 RUNNER_FIELDS = {"MASK_HEAD": "--heads", "NAME": "the data set and head",
-                 "DTYPE_POLICY": "--dtype-policy"}
+                 "DTYPE_POLICY": "--dtype-policy", "IMAGE_MIN_DIM": "--image-size",
+                 "IMAGE_MAX_DIM": "--image-size", "STEPS_PER_EPOCH": "--steps-per-epoch"}
 
 
 def head_config(config_class, head: str, settings: CompareSettings):
@@ -215,10 +219,12 @@ def run(settings: CompareSettings) -> dict:
             continue
         config_class, train_set, val_set = EXPERIMENTS[settings.dataset](settings, seed)
         check_config_fields(config_class, settings.config)
+        # Every head's config is validated before the first trains.
+        configs = {head: head_config(config_class, head, settings) for head in settings.heads}
         for head in settings.heads:
             if (seed, head) in done:
                 continue
-            config = head_config(config_class, head, settings)
+            config = configs[head]
             print(f"\n=== seed {seed}, head {head} ===", flush=True)
             trained = train_head(config, train_set, val_set, settings.epochs, seed,
                                  settings.logs, augmentation=config.AUGMENTATION,
@@ -430,13 +436,30 @@ def _save(fig, out_dir: str, name: str) -> str:
     return path
 
 
+def callable_name(value) -> str:
+    """A callable config value as the settings record it: ``module:name`` for a function
+    or class, else its ``repr`` (an ``augment.Compose([...])`` spells out its steps)."""
+    try:
+        return callable_path(value)["callable"]
+    except ValueError:
+        return repr(value)
+
+
+def settings_from_report(report: dict) -> CompareSettings:
+    """The settings a ``compare.json`` was run with, as :func:`head_config` takes them for
+    inference: ``AUGMENTATION`` (recorded by name, training only) is left out."""
+    saved = report["settings"]
+    config = {k: v for k, v in (saved.get("config") or {}).items() if k != "AUGMENTATION"}
+    return CompareSettings(**{**saved, "heads": tuple(saved["heads"]), "config": config})
+
+
 def json_default(value):
     if isinstance(value, (np.floating, np.integer)):
         return value.item()
     if isinstance(value, np.ndarray):
         return value.tolist()
-    if callable(value):  # a config field such as AUGMENTATION, recorded by its repr
-        return repr(value)
+    if callable(value):  # a config field such as AUGMENTATION or BACKBONE
+        return callable_name(value)
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 

@@ -4,7 +4,7 @@ functional model, from the static shapes of every call.
 Every call (node) of a layer counts with that call's shapes, so the RPN layers shared by
 P2..P6 count five times. Layers downstream of a ``PyramidROIAlign`` see ``[B * R, ...]``
 tensors: their count is per RoI and is reported in a region named after that layer.
-RoIAlign, NMS, BatchNorm and activations are not counted.
+RoIAlign, NMS, normalisation and activations are not counted.
 """
 
 from __future__ import annotations

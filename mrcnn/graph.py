@@ -103,8 +103,7 @@ def _build_graph(mode: str, config) -> keras.Model:
     image_meta = keras.Input(shape=(config.IMAGE_META_SIZE,), name="input_image_meta")
 
     c2, c3, c4, c5 = build_backbone(image, config)
-    rpn_maps = build_fpn(c2, c3, c4, c5, config.TOP_DOWN_PYRAMID_SIZE,
-                         Norm.of(config) if config.NORM == "group" else None)
+    rpn_maps = build_fpn(c2, c3, c4, c5, config.TOP_DOWN_PYRAMID_SIZE, Norm.of(config))
     mrcnn_maps = rpn_maps[:4]
 
     anchors = AnchorsLayer(config.RPN_ANCHOR_SCALES, config.RPN_ANCHOR_RATIOS,

@@ -44,7 +44,8 @@ def _head_settings(config: Config) -> dict[str, Any]:
     return dict(spec.settings) if spec is not None else {}
 
 
-def _callable_path(value) -> dict[str, str]:
+def callable_path(value) -> dict[str, str]:
+    """``{"callable": "module:qualname"}`` of a function or class that can be re-imported."""
     module, name = getattr(value, "__module__", None), getattr(value, "__qualname__", None)
     if not module or not name or "<" in name:  # lambdas and closures cannot be re-imported
         raise ValueError(f"cannot store {value!r} by name: define it at module level")
@@ -73,7 +74,7 @@ def config_fields(config: Config) -> dict[str, Any]:
             value = list(value)
         elif callable(value):
             try:
-                value = _callable_path(value)
+                value = callable_path(value)
             except ValueError:
                 if name != "AUGMENTATION":
                     raise

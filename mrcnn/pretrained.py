@@ -213,6 +213,14 @@ def _model_backbone(model) -> str | None:
     return backbone if isinstance(backbone, str) else None
 
 
+def _warn_if_group_norm(model, source: str) -> None:
+    """Classic and ImageNet files hold BatchNorm weights: under ``NORM = "group"`` only
+    their convs load, followed by GroupNorm layers that start fresh."""
+    if getattr(getattr(model, "config", None), "NORM", "batch") == "group":
+        logger.warning("%s holds BatchNorm weights; the model uses GroupNorm (NORM = 'group'), "
+                       "so only the convs load and every GroupNorm layer starts fresh", source)
+
+
 def _is_backbone_only(path: str) -> bool:
     """A Keras 2 file without detection layers (fpn_, rpn, mrcnn_): an ImageNet backbone."""
     with h5py.File(path, "r") as f:
@@ -253,12 +261,14 @@ def load_pretrained(model, name_or_path: str | os.PathLike,
                            "only the layers of the same names and shapes load",
                            entry.backbone, backbone)
         path = _resolve_known(entry, cache_dir, timeout)
+        _warn_if_group_norm(model, text)
         if entry.kind == "coco":
             return load_classic_weights(
                 model, path, exclude=class_specific_layers() if exclude is None else exclude)
         return load_imagenet_backbone(model, path, backbone=entry.backbone)
     path = resolve_weights(name_or_path, cache_dir, backbone, timeout)
     if is_classic_weights_file(path):
+        _warn_if_group_norm(model, os.fspath(path))
         if _is_backbone_only(path):
             return load_imagenet_backbone(model, path)
         return load_classic_weights(model, path, exclude=exclude or ())

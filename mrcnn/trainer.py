@@ -154,7 +154,8 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
 
 # ---------------------------------------------------------------------- pieces
 def make_optimizer(config, learning_rate: float) -> keras.optimizers.Optimizer:
-    """SGD with momentum or AdamW, decoupled weight decay (not on BN and biases), clipping."""
+    """SGD with momentum or AdamW, decoupled weight decay (not on norm scales/offsets and biases),
+    clipping."""
     kwargs = {"learning_rate": learning_rate, "weight_decay": config.WEIGHT_DECAY or None,
               "global_clipnorm": config.GRADIENT_CLIP_NORM}
     if config.OPTIMIZER == "adamw":

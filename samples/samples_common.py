@@ -275,12 +275,12 @@ def split_data_options(argv: Sequence[str]) -> tuple[argparse.Namespace, list[st
     return _data_options().parse_known_args(list(argv))
 
 
-def run_sample(name: str, experiment: Callable, find_data: Callable[[], Path],
-               defaults: Sequence[str], argv: Sequence[str] | None = None) -> dict:
-    """Register ``experiment`` as ``name`` in ``mrcnn.compare`` and run the comparison with
-    ``defaults`` then ``argv`` (the command line) minus ``--data DIR`` / ``--download``;
-    exit with a message when ``find_data`` raises :class:`DataNotFound` (after trying to
-    fetch the data with ``--download``)."""
+def prepare_sample(name: str, experiment: Callable, find_data: Callable[[], Path],
+                   argv: Sequence[str] | None = None) -> list[str]:
+    """Apply ``--data DIR`` / ``--download`` of ``argv`` (default: the command line), find
+    the data (exit with a message when ``find_data`` raises :class:`DataNotFound`, after
+    trying to fetch it with ``--download``), register ``experiment`` as ``name`` in
+    ``mrcnn.compare``; return the rest of ``argv``."""
     options, rest = split_data_options(sys.argv[1:] if argv is None else argv)
     if options.data:
         set_data_root(options.data)
@@ -292,6 +292,16 @@ def run_sample(name: str, experiment: Callable, find_data: Callable[[], Path],
     import mrcnn.compare
 
     mrcnn.compare.EXPERIMENTS[name] = experiment
+    return rest
+
+
+def run_sample(name: str, experiment: Callable, find_data: Callable[[], Path],
+               defaults: Sequence[str], argv: Sequence[str] | None = None) -> dict:
+    """The comparison of ``experiment`` (:func:`prepare_sample`) with ``defaults``, then the
+    rest of ``argv``."""
+    import mrcnn.compare
+
+    rest = prepare_sample(name, experiment, find_data, argv)
     return mrcnn.compare.main(["--dataset", name, *defaults, *rest])
 
 

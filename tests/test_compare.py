@@ -236,9 +236,11 @@ def test_set_fields_reach_every_run_and_resume_only_with_the_same_fields(fake_ru
     report = json.loads(path.read_text())
     assert report["settings"]["config"] == {"NORM": "group", "RPN_ANCHOR_SCALES": list(scales)}
     assert "`NORM = 'group'`" in (tmp_path / "tiny" / "compare.md").read_text()
-    # The same fields resume (tuples come back from JSON as lists); others are refused.
+    # The same fields resume (tuples come back from JSON as lists, the order of --set
+    # options does not matter); others are refused.
     seen.clear()
-    run(parse_args([*argv, "--resume", "--seeds", "2"]))
+    swapped = [*argv[:-4], *argv[-2:], *argv[-4:-2]]
+    run(parse_args([*swapped, "--resume", "--seeds", "2"]))
     assert [s[0] for s in seen] == ["fcn", "unet"]
     with pytest.raises(ValueError, match=r"other settings \(config: "):
         run(parse_args([*argv[:-4], "--resume"]))
@@ -252,11 +254,30 @@ def test_set_fields_reach_every_run_and_resume_only_with_the_same_fields(fake_ru
     ("NROM=group", "TinyConfig has no field 'NROM'"),
     ("norm=group", "has no field 'norm'"),
     ("MASK_HEAD=unet", "the runner sets it; use --heads"),
+    ("IMAGE_MAX_DIM=320", "the runner sets it; use --image-size"),
+    ("MASK_HEAD_CONV_DIM=0", "MASK_HEAD_CONV_DIM = 0: must be a positive integer"),
 ])
 def test_a_bad_set_field_fails_before_anything_trains(fake_runs, tmp_path, item, message):
+    """Including a bad value for a head that trains second: every head's config is
+    validated before the first trains."""
     calls, _ = fake_runs
     with pytest.raises(ValueError, match=message):
-        run(parse_args(["--dataset", "tiny", "--out", str(tmp_path), "--set", item]))
+        run(parse_args(["--dataset", "tiny", "--heads", "unet", "fcn", "--out", str(tmp_path),
+                        "--set", item]))
     assert calls == []
     with pytest.raises(SystemExit, match="expected FIELD=VALUE"):
         parse_args(["--set", "NORM"])
+
+
+def test_callable_fields_are_recorded_by_import_path_or_repr_and_left_out_for_inference():
+    from mrcnn.compare import callable_name, settings_from_report
+    from mrcnn.data import augment
+
+    assert callable_name(augment.default_augmentation) == \
+        "mrcnn.data.augment:default_augmentation"
+    jitter = augment.default_augmentation(scale=(0.5, 2.0))
+    assert callable_name(jitter) == repr(jitter) and "0x" not in repr(jitter)
+    report = {"settings": {**CompareSettings(heads=("fcn", "unet")).__dict__,
+                           "config": {"AUGMENTATION": repr(jitter), "NORM": "group"}}}
+    settings = settings_from_report(json.loads(json.dumps(report)))
+    assert settings.heads == ("fcn", "unet") and settings.config == {"NORM": "group"}

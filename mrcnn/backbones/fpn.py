@@ -10,12 +10,12 @@ from mrcnn.layers.normalization import Norm
 def build_fpn(c2, c3, c4, c5, channels: int, norm: Norm | None = None) -> list:
     """``[P2, P3, P4, P5, P6]`` with ``channels`` maps each; P6 subsamples P5 for the RPN.
 
-    ``norm`` follows every lateral and output conv (``Config.NORM = "group"``); None is
-    the classic FPN, without normalisation.
+    Under GroupNorm (``Config.NORM = "group"``) a norm layer follows every lateral and
+    output conv; otherwise (BatchNorm, None) this is the classic FPN, not normalised.
     """
     def conv(x, size: int, name: str):
         x = keras.layers.Conv2D(channels, size, padding="same", name=name)(x)
-        return x if norm is None else norm(x, name + "_bn")
+        return norm(x, name + "_bn") if norm is not None and norm.kind == "group" else x
 
     p5 = conv(c5, 1, "fpn_c5p5")
     p4 = keras.layers.Add(name="fpn_p4add")([

@@ -256,14 +256,16 @@ class Compose:
         return f"Compose({self.steps!r})"
 
 
-def default_augmentation(flip_ud: bool = False, rotate: bool = False) -> Compose:
-    """Horizontal flip (p 0.5), scale jitter 0.8-1.25 (p 0.5), brightness or contrast
-    (p 0.5); optionally vertical flips and quarter turns (for top-down imagery)."""
+def default_augmentation(flip_ud: bool = False, rotate: bool = False,
+                         scale: tuple[float, float] = (0.8, 1.25),
+                         scale_p: float = 0.5) -> Compose:
+    """Horizontal flip (p 0.5), scale jitter in ``scale`` (p ``scale_p``), brightness or
+    contrast (p 0.5); optionally vertical flips and quarter turns (for top-down imagery)."""
     steps: list = [(0.5, Fliplr())]
     if flip_ud:
         steps.append((0.5, Flipud()))
     if rotate:
         steps.append((0.5, Rot90()))
-    steps += [(0.5, ScaleJitter(0.8, 1.25)),
+    steps += [(scale_p, ScaleJitter(*scale)),
               (0.5, OneOf([Brightness(32), Contrast(0.75, 1.25)]))]
     return Compose(steps)

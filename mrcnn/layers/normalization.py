@@ -3,7 +3,8 @@
 - ``"batch"``, the classic layout: BatchNorm in the backbone and the box and mask heads
   (``TRAIN_BN`` decides whether it uses batch statistics), none in the FPN, so classic
   weights load.
-- ``"group"``: GroupNorm (Wu & He, 2018) in all of them and after every FPN conv.
+- ``"group"``: GroupNorm (Wu & He, 2018) after the convs of the backbone, the FPN and the
+  mask heads; the box head's two fc layers go unnormalised (see :mod:`mrcnn.heads.box`).
   It normalises each image (each RoI in the heads) over groups of channels, so it needs
   no batch statistics and computes the same in training and inference. He et al.,
   *Rethinking ImageNet Pre-training* (2019), train detectors from random initialisation
@@ -11,7 +12,8 @@
 
 A GroupNorm layer is named as its BatchNorm would be with the first ``bn`` read ``gn``
 (``bn2a_branch2a`` -> ``gn2a_branch2a``, ``mrcnn_mask_bn1`` -> ``mrcnn_mask_gn1``), so
-a checkpoint of one kind never loads silently into the other.
+loading a checkpoint of one kind into the other reports every norm layer as missing
+instead of filling it with weights of another meaning.
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ class Norm:
         """``x`` ``[..., C]`` normalised; ``name`` is the layer's BatchNorm name."""
         if self.kind == "batch":
             return BatchNorm(self.train_bn, name=name)(x)
+        name = name.replace("bn", "gn", 1)
+        if x.shape[-1] is None:
+            raise ValueError(f"GroupNorm {name!r}: the channel count of its input "
+                             f"{tuple(x.shape)} must be known to choose its groups")
         return keras.layers.GroupNormalization(group_count(int(x.shape[-1]), self.groups),
-                                               epsilon=1e-5,
-                                               name=name.replace("bn", "gn", 1))(x)
+                                               epsilon=1e-5, name=name)(x)

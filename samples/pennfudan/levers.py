@@ -5,13 +5,14 @@
 
 Each lever is the sample's default setting (``train.py``: 256 px, 20 epochs x 100 steps of
 4 images) with one change. It runs as its own head comparison (``mrcnn.compare``, same data
-order, augmentation draws and initialisation per seed) into ``<out>/<lever>/``, and is
-judged seed by seed against the baseline runs of the same head and seed: the paired
-difference cancels what a seed does to both, so its mean ± std says whether the change
-beats the seed-to-seed noise. ``--baseline`` pairs against an earlier comparison with the
-default setting (e.g. the 3-seed verdict's ``compare.json``); without it the ``baseline``
-lever runs too. ``--resume`` keeps every finished run. The table goes to
-``<out>/levers.md`` and ``levers.json``, rewritten after each lever.
+order, augmentation draws and initialisation per seed) and is judged seed by seed against
+the baseline runs of the same head and seed: the paired difference cancels what a seed
+does to both, so its mean ± std says whether the change beats the seed-to-seed noise.
+``--baseline`` pairs against an earlier comparison with the default setting (e.g. the
+3-seed verdict's ``compare.json``); without it the ``baseline`` lever runs too.
+``--resume`` keeps every finished run. Each lever's report goes to
+``<out>/<lever>/pennfudan/``, the lever table to ``<out>/levers.md`` and ``levers.json``,
+rewritten after each lever.
 
 The levers (``LEVERS``), from *Rethinking ImageNet Pre-training* (He et al. 2019: GroupNorm
 and longer schedules for training from scratch) and *Simple Copy-Paste* (Ghiasi et al.
@@ -35,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # this sample's module
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # samples/samples_common.py
 
 from pennfudan import DEFAULT_ARGS, pennfudan_dir, pennfudan_experiment  # noqa: E402
-from samples_common import find_or_fetch, set_data_root, split_data_options  # noqa: E402
+from samples_common import prepare_sample  # noqa: E402
 
 import mrcnn.compare  # noqa: E402
 from mrcnn.checkpoints import write_text_atomically  # noqa: E402
@@ -52,15 +53,6 @@ class Lever:
     config: dict[str, Any] = field(default_factory=dict)
 
 
-def wide_scale_jitter() -> augment.Compose:
-    """The default augmentation with scale jitter 0.5-2.0 on every image (Copy-Paste's
-    large scale jitter, 0.1-2.0 at 1024 px, narrowed so that a 29 px pedestrian stays
-    above the 16 px anchors at 256 px)."""
-    return augment.Compose([(0.5, augment.Fliplr()), augment.ScaleJitter(0.5, 2.0),
-                            (0.5, augment.OneOf([augment.Brightness(32),
-                                                 augment.Contrast(0.75, 1.25)]))])
-
-
 LEVERS: dict[str, Lever] = {
     "baseline": Lever("the default setting"),
     "group_norm": Lever("GroupNorm in backbone, FPN and heads (He et al.)",
@@ -68,8 +60,11 @@ LEVERS: dict[str, Lever] = {
     "image_320": Lever("320 px squares (x1.56 pixels)", args=("--image-size", "320")),
     "epochs_30": Lever("30 epochs, 1.5x the schedule (He et al.: longer from scratch)",
                        args=("--epochs", "30")),
+    # Copy-Paste's large scale jitter is 0.1-2.0 at 1024 px; at 256 px that would shrink
+    # the smallest pedestrians (29 px) to 3 px, so the range is narrowed to 0.5-2.0.
     "scale_jitter_wide": Lever("scale jitter 0.5-2.0 on every image (LSJ-like)",
-                               config={"AUGMENTATION": wide_scale_jitter()}),
+                               config={"AUGMENTATION": augment.default_augmentation(
+                                   scale=(0.5, 2.0), scale_p=1.0)}),
     "anchors_20": Lever("anchors 20-320 px (x1.25; the median pedestrian is 75 px)",
                         config={"RPN_ANCHOR_SCALES": (20, 40, 80, 160, 320)}),
     "no_augmentation": Lever("no augmentation (what the default one is worth)",
@@ -139,12 +134,8 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
 
 
 def main(argv=None) -> list[dict]:
-    options, argv = split_data_options(sys.argv[1:] if argv is None else argv)
-    if options.data:
-        set_data_root(options.data)
-    args, rest = parse_args(argv)
-    find_or_fetch("pennfudan", pennfudan_dir, options.download)
-    mrcnn.compare.EXPERIMENTS["pennfudan"] = pennfudan_experiment
+    args, rest = parse_args(prepare_sample("pennfudan", pennfudan_experiment, pennfudan_dir,
+                                           argv))
     common = ["--heads", *args.heads, "--seeds", str(args.seeds), *rest]
     if args.resume:
         common.append("--resume")

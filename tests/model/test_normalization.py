@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from mrcnn.config import ConfigError
-from mrcnn.layers.normalization import group_count
+from mrcnn.heads.box import build_box_head
+from mrcnn.layers.normalization import Norm, group_count
 from mrcnn.model import MaskRCNN
 from mrcnn.training import layers_regex
 from tests.conftest import tiny_config
@@ -57,9 +58,11 @@ def test_group_norm_replaces_every_batch_norm_and_follows_the_fpn_convs(group_no
                        isinstance(layers[n], keras.layers.Conv2D))
     gn_names = sorted(n for n, layer in layers.items()
                       if isinstance(layer, keras.layers.GroupNormalization))
-    # The same places as the BatchNorms (bn -> gn), plus one after each of the 8 FPN convs.
+    # The same places as the BatchNorms (bn -> gn) but the box head's fc layers, plus one
+    # after each of the 8 FPN convs.
     assert len(fpn_convs) == 8
-    assert gn_names == sorted([n.replace("bn", "gn", 1) for n in bn_names]
+    assert gn_names == sorted([n.replace("bn", "gn", 1) for n in bn_names
+                               if not n.startswith("mrcnn_class_bn")]
                               + [n + "_gn" for n in fpn_convs])
     for name in gn_names:
         layer = layers[name]
@@ -90,9 +93,26 @@ def test_with_group_norm_an_image_is_normalised_alone(group_norm_model):
     np.testing.assert_allclose(with_b, with_c, rtol=1e-5, atol=1e-5)
 
 
-def test_stage_presets_reach_group_norm_layers():
-    regex = layers_regex("4+")
+def test_the_box_head_tells_rois_apart_under_group_norm():
+    """Its fc layers' outputs are 1x1 maps: GroupNorm there would make every RoI alike."""
+    features = keras.Input((7, 7, 16))
+    logits, _, _ = build_box_head(features, num_classes=3, fc_size=32,
+                                  norm=Norm("group", groups=32))
+    head = keras.Model(features, logits)
+    out = np.asarray(head(np.random.default_rng(0).normal(size=(5, 7, 7, 16)).astype("float32")))
+    assert out.std(axis=0).min() > 1e-4
+
+
+def test_unknown_channels_are_a_clear_error():
+    with pytest.raises(ValueError, match="'mrcnn_mask_gn1'.*channel count"):
+        Norm("group")(keras.Input((14, 14, None)), "mrcnn_mask_bn1")
+
+
+@pytest.mark.parametrize("preset, stages", [("3+", (3, 4, 5)), ("4+", (4, 5)), ("5+", (5,))])
+def test_stage_presets_reach_group_norm_layers(preset, stages):
     import re
 
-    assert re.fullmatch(regex, "gn4a_branch2a") and re.fullmatch(regex, "bn5b_branch2c")
-    assert not re.fullmatch(regex, "gn3a_branch2a")
+    regex = layers_regex(preset)
+    for stage in range(2, 6):
+        for name in (f"gn{stage}a_branch2a", f"bn{stage}b_branch2c", f"res{stage}a_branch1"):
+            assert bool(re.fullmatch(regex, name)) is (stage in stages), name

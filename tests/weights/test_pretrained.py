@@ -281,3 +281,19 @@ def test_load_pretrained_path_to_an_imagenet_file_loads_the_backbone(monkeypatch
                            ("conv1_bn", [("conv1_bn/gamma:0", np.ones(4))])])
     load_pretrained(types.SimpleNamespace(config=None), str(path))
     assert calls == [str(path)]
+
+
+def test_batch_norm_files_warn_when_the_model_uses_group_norm(monkeypatch, tmp_path, caplog):
+    import numpy as np
+
+    from tests.weights.test_migration import write_keras2_h5
+
+    monkeypatch.setattr(pretrained, "load_imagenet_backbone", lambda *a, **k: {})
+    path = tmp_path / "resnet50_notop.h5"
+    write_keras2_h5(path, [("conv1_conv", [("conv1_conv/kernel:0", np.zeros((7, 7, 3, 4)))])])
+    for norm, warned in (("batch", False), ("group", True)):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger=pretrained.logger.name):
+            load_pretrained(types.SimpleNamespace(config=types.SimpleNamespace(NORM=norm)),
+                            str(path))
+        assert ("every GroupNorm layer starts fresh" in caplog.text) is warned

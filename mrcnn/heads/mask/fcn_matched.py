@@ -1,7 +1,7 @@
 """``fcn_deep``: the FCN made as costly as the U-Net, the control of the head comparison.
 
 The paper's FCN with more and wider convs and nothing else: ``FCN_DEEP_NUM_CONVS`` x
-(3x3 conv, BN, ReLU) of width ``FCN_DEEP_CONV_DIM`` at 14x14, one 2x2 deconv to 28x28,
+(3x3 conv, norm, ReLU) of width ``FCN_DEEP_CONV_DIM`` at 14x14, one 2x2 deconv to 28x28,
 1x1 per-class logits. No skip connection and a single scale (no pooled 7x7 context), but
 the U-Net's depth (9 3x3 convs) and, at the defaults (9 x 288), its FLOPs per RoI within
 1% (about 2.7 GFLOPs, 2.6x the paper's FCN) and about its parameters (7.0M vs 6.5M). So
