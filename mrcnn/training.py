@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from mrcnn.data.boxes_from_masks import extract_bboxes
+from mrcnn.data.copy_paste import CopyPaste, paste
 from mrcnn.data.dataset import load_ground_truth, mask_problems
 from mrcnn.data.image_convert import to_rgb_uint8
 from mrcnn.data.resize import minimize_mask, resize_image, resize_mask
@@ -54,12 +55,40 @@ def load_image_gt(dataset, config, image_id: int, augmentation: Augmentation | N
     negative class ids: the target layers keep proposals on them out of the negatives.
     Instances whose mask is empty (as given, or after resizing, cropping or augmentation)
     are dropped (logged at debug level); an image left with no instance is a valid,
-    all-background sample. ``load_image`` results are converted with
-    :func:`~mrcnn.data.image_convert.to_rgb_uint8`. Masks that do not fit the image, or
-    class ids that do not fit the masks or the configuration, raise ``ValueError``
+    all-background sample. A :class:`~mrcnn.data.copy_paste.CopyPaste` augmentation
+    pastes objects of another image of ``dataset``. ``load_image`` results are converted
+    with :func:`~mrcnn.data.image_convert.to_rgb_uint8`. Masks that do not fit the image,
+    or class ids that do not fit the masks or the configuration, raise ``ValueError``
     naming the data set class, image id and path.
     """
     rng = rng or np.random.default_rng()
+    copy_paste = augmentation if isinstance(augmentation, CopyPaste) else None
+    per_image = copy_paste.per_image if copy_paste is not None else augmentation
+    image, masks, class_ids, original_shape, window, scale = _load_resized(
+        dataset, config, image_id, per_image, rng)
+    if copy_paste is not None and rng.random() < copy_paste.p:
+        other = int(rng.choice(np.asarray(dataset.image_ids)))
+        source_image, source_masks, source_ids, *_ = _load_resized(
+            dataset, config, other, per_image, rng)
+        image, masks, class_ids = paste(image, masks, class_ids, source_image, source_masks,
+                                        source_ids, rng)
+    keep = masks.any(axis=(0, 1))
+    if not keep.all():
+        logger.debug("image %s: dropping %d instance(s) with empty masks", image_id,
+                     int((~keep).sum()))
+        masks, class_ids = masks[..., keep], class_ids[keep]
+    boxes = extract_bboxes(masks)
+    if config.USE_MINI_MASK:
+        masks = minimize_mask(boxes, masks, config.MINI_MASK_SHAPE)
+    active = np.ones(config.NUM_CLASSES, np.int32)
+    meta = compose_image_meta(image_id, original_shape, image.shape, window, scale, active)
+    return image, meta, class_ids, boxes, masks
+
+
+def _load_resized(dataset, config, image_id: int, augmentation: Augmentation | None,
+                  rng: np.random.Generator):
+    """One image checked, resized to the config's size and augmented: ``(image, masks
+    [H, W, N] bool, class_ids [N], original shape, window, scale)``."""
     image = dataset.load_image(image_id)
     if config.IMAGE_CHANNEL_COUNT == 3:
         image = to_rgb_uint8(image, _where(dataset, image_id) + ": load_image result")
@@ -82,17 +111,7 @@ def load_image_gt(dataset, config, image_id: int, augmentation: Augmentation | N
             raise ValueError(f"{_where(dataset, image_id)}: the augmentation returned masks of "
                              f"shape {masks.shape} for an image of shape {image.shape} and "
                              f"{len(class_ids)} instance(s)")
-    keep = masks.any(axis=(0, 1))
-    if not keep.all():
-        logger.debug("image %s: dropping %d instance(s) with empty masks", image_id,
-                     int((~keep).sum()))
-        masks, class_ids = masks[..., keep], class_ids[keep]
-    boxes = extract_bboxes(masks)
-    if config.USE_MINI_MASK:
-        masks = minimize_mask(boxes, masks, config.MINI_MASK_SHAPE)
-    active = np.ones(config.NUM_CLASSES, np.int32)
-    meta = compose_image_meta(image_id, original_shape, image.shape, window, scale, active)
-    return image, meta, class_ids, boxes, masks
+    return image, masks, class_ids, original_shape, window, scale
 
 
 def _where(dataset, image_id: int) -> str:

@@ -23,6 +23,9 @@ input size in "square" mode)::
                                               augment.Contrast(0.75, 1.25)])),
     ])
     model.train(train_set, val_set, learning_rate, epochs, augmentation=augmentation)
+
+:class:`CopyPaste` (Ghiasi et al.) wraps such a per-image augmentation and pastes objects of
+another training image on the sample (:mod:`mrcnn.data.copy_paste`).
 """
 
 from __future__ import annotations
@@ -32,10 +35,12 @@ from collections.abc import Callable, Sequence
 import cv2
 import numpy as np
 
+from mrcnn.data.copy_paste import CopyPaste  # the data-set-level one, re-exported here
+
 AugmentFn = Callable[[np.ndarray, np.ndarray, np.random.Generator], tuple]
 
-__all__ = ["Brightness", "Compose", "Contrast", "Fliplr", "Flipud", "OneOf", "RandomCrop",
-           "Rot90", "ScaleJitter", "Sometimes", "default_augmentation"]
+__all__ = ["Brightness", "Compose", "Contrast", "CopyPaste", "Fliplr", "Flipud", "OneOf",
+           "RandomCrop", "Rot90", "ScaleJitter", "Sometimes", "default_augmentation"]
 
 
 def _check(image: np.ndarray, masks: np.ndarray) -> None:

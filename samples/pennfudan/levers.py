@@ -16,9 +16,9 @@ rewritten after each lever.
 
 The levers (``LEVERS``), from *Rethinking ImageNet Pre-training* (He et al. 2019: GroupNorm
 and longer schedules for training from scratch) and *Simple Copy-Paste* (Ghiasi et al.
-2021: wider scale jitter), plus the image size and anchors this data set suggests: at
-256 px the training pedestrians' sqrt(box area) is 29-127 px (5th-95th percentile, median
-75), against anchors of 16-256 px.
+2021: pasting objects between training images, wider scale jitter), plus the image size
+and anchors this data set suggests: at 256 px the training pedestrians' sqrt(box area) is
+29-127 px (5th-95th percentile, median 75), against anchors of 16-256 px.
 """
 
 from __future__ import annotations
@@ -65,6 +65,11 @@ LEVERS: dict[str, Lever] = {
     "scale_jitter_wide": Lever("scale jitter 0.5-2.0 on every image (LSJ-like)",
                                config={"AUGMENTATION": augment.default_augmentation(
                                    scale=(0.5, 2.0), scale_p=1.0)}),
+    # MAX_GT_INSTANCES 10 -> 20: room for the pasted pedestrians (beyond it the ground
+    # truth is subsampled and the objects left out would count as background).
+    "copy_paste": Lever("Simple Copy-Paste, p 0.5, on the default augmentation (Ghiasi et al.)",
+                        config={"AUGMENTATION": augment.CopyPaste(
+                            augment.default_augmentation(), p=0.5), "MAX_GT_INSTANCES": 20}),
     "anchors_20": Lever("anchors 20-320 px (x1.25; the median pedestrian is 75 px)",
                         config={"RPN_ANCHOR_SCALES": (20, 40, 80, 160, 320)}),
     "no_augmentation": Lever("no augmentation (what the default one is worth)",
