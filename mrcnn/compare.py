@@ -13,6 +13,9 @@ inference time per image are measured in the same run.
 NORM=group --set RPN_ANCHOR_SCALES="(16, 32, 64, 128, 256)"``: VALUE is a Python literal
 (or else a string). The fields are part of the settings the report records.
 
+``--copy-paste P`` wraps every run's augmentation in Simple Copy-Paste
+(:class:`mrcnn.data.augment.CopyPaste`) applied to a fraction P of the training samples.
+
 ``--weights coco|imagenet|PATH`` starts every head's shared layers (backbone, FPN, RPN,
 box head) from the same pretrained file and each mask head from random initialisation;
 the report says so. The report is rewritten after every run; ``--resume`` keeps the
@@ -26,7 +29,6 @@ Writes ``<out>/<dataset>/compare.json`` (every figure per head per seed, and mea
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import math
 import os
@@ -38,6 +40,12 @@ from typing import Any
 import numpy as np
 
 from mrcnn.checkpoints import write_text_atomically
+from mrcnn.config_overrides import (
+    add_config_arguments,
+    check_config_fields,
+    parse_field,
+    with_fields,
+)
 from mrcnn.data import ShapesConfig, ShapesDataset
 from mrcnn.evaluation.coco import ap_vs_iou, evaluate_model_coco
 from mrcnn.evaluation.detection_ap import timed_detect, voc_map
@@ -68,6 +76,7 @@ class CompareSettings:
     resume: bool = False  # keep the finished runs of <out>/<dataset>/compare.json
     weights: str | None = None  # pretrained shared layers for every head (None: scratch)
     config: dict[str, Any] = field(default_factory=dict)  # --set FIELD=VALUE for every run
+    copy_paste: float = 0.0  # > 0: augment.CopyPaste(the config's augmentation, p=copy_paste)
 
 
 def shapes_experiment(settings: CompareSettings, seed: int):
@@ -167,20 +176,8 @@ def head_config(config_class, head: str, settings: CompareSettings):
     fields = {**settings.config, "MASK_HEAD": head, "NAME": f"{config_class.NAME}_{head}"}
     if settings.dtype_policy:
         fields["DTYPE_POLICY"] = settings.dtype_policy
-    return type(f"{config_class.__name__}_{head}", (config_class,), fields)()
-
-
-def check_config_fields(config_class, fields: dict[str, Any]) -> None:
-    """Raise before anything trains when a ``--set`` field is not a config field."""
-    from mrcnn.heads.mask import mask_head_settings
-
-    for name in fields:
-        if name in RUNNER_FIELDS:
-            raise ValueError(f"--set {name}: the runner sets it; use {RUNNER_FIELDS[name]}")
-        if not (name.isupper() and (hasattr(config_class, name) or name == "MASK_SHAPE"
-                                    or name in mask_head_settings())):
-            raise ValueError(f"--set {name}: {config_class.__name__} has no field {name!r} "
-                             "(fields are upper-case, e.g. NORM, RPN_ANCHOR_SCALES)")
+    return with_fields(config_class, fields, settings.copy_paste,
+                       f"{config_class.__name__}_{head}")()
 
 
 def write_report(settings: CompareSettings, runs: list[dict], wall_seconds: float,
@@ -218,7 +215,7 @@ def run(settings: CompareSettings) -> dict:
         if all((seed, head) in done for head in settings.heads):
             continue
         config_class, train_set, val_set = EXPERIMENTS[settings.dataset](settings, seed)
-        check_config_fields(config_class, settings.config)
+        check_config_fields(config_class, settings.config, RUNNER_FIELDS)
         # Every head's config is validated before the first trains.
         configs = {head: head_config(config_class, head, settings) for head in settings.heads}
         for head in settings.heads:
@@ -487,25 +484,10 @@ def parse_args(argv=None) -> CompareSettings:
     parser.add_argument("--resume", action="store_true",
                         help="keep the finished runs of an interrupted comparison in --out "
                              "(same settings; more seeds or heads may be added)")
-    parser.add_argument("--set", dest="config", action="append", default=[],
-                        metavar="FIELD=VALUE",
-                        help="set a config field for every run (repeatable); VALUE is a "
-                             "Python literal, else a string: --set NORM=group")
+    add_config_arguments(parser, "every run")
     args = parser.parse_args(argv)
     return CompareSettings(**{**vars(args), "heads": tuple(args.heads),
                               "config": dict(parse_field(item) for item in args.config)})
-
-
-def parse_field(item: str) -> tuple[str, Any]:
-    """``"FIELD=VALUE"`` -> ``(FIELD, value)``; the value a Python literal, else the string."""
-    name, sep, text = item.partition("=")
-    if not sep or not name.strip():
-        raise SystemExit(f"--set {item!r}: expected FIELD=VALUE, e.g. --set NORM=group")
-    try:
-        value = ast.literal_eval(text.strip())
-    except (ValueError, SyntaxError):
-        value = text.strip()
-    return name.strip(), value
 
 
 def main(argv=None) -> dict:

@@ -106,17 +106,24 @@ def test_coco_spec_holds_out_and_keeps_crowd_regions_for_evaluation():
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """One tiny `mrcnn train` run on label images: (checkpoint, data folders, logs).
-    Under ``--strategy mirrored`` (one replica on this CPU): the strategy's path."""
+    Under ``--strategy mirrored`` (one replica on this CPU): the strategy's path; with
+    GroupNorm and Copy-Paste set on the command line, which the checkpoint records (the
+    detect and evaluate tests then rebuild a GroupNorm model from it)."""
     root = tmp_path_factory.mktemp("cli")
     images, labels = write_label_folder(root, count=6)
     logs = root / "logs"
     code = main(["train", "--dataset", f"labels:{images}:{labels}", "--holdout", "2",
                  "--head", "fcn", "--epochs", "1", "--steps-per-epoch", "2",
                  "--image-size", "64", "--logs", str(logs), "--name", "tiny",
-                 "--strategy", "mirrored"])
+                 "--strategy", "mirrored", "--set", "NORM=group", "--copy-paste", "0.5"])
     assert code == 0
     checkpoints = sorted(logs.glob("tiny*/mask_rcnn_tiny_0001.weights.h5"))
     assert len(checkpoints) == 1
+    from mrcnn.model_info import stored_info
+
+    info = stored_info(str(checkpoints[0]))
+    assert info["config"]["NORM"] == "group"
+    assert info["augmentation"].startswith("CopyPaste(Compose(") and "p=0.5" in info["augmentation"]
     return checkpoints[0], images, labels, root
 
 
@@ -204,6 +211,10 @@ def test_errors_are_one_line_without_traceback(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("TF_CONFIG", raising=False)
     assert main(["train", "--dataset", "shapes", "--strategy", "multiworker"]) == 2
     assert "--strategy multiworker needs TF_CONFIG" in capsys.readouterr().err
+    assert main(["train", "--dataset", "shapes", "--set", "NROM=group"]) == 2
+    assert "has no field 'NROM'" in capsys.readouterr().err
+    assert main(["train", "--dataset", "shapes", "--set", "IMAGE_MAX_DIM=512"]) == 2
+    assert "use --image-size" in capsys.readouterr().err
 
 
 def test_coco_weights_offline_fail_fast_naming_the_url(tmp_path, monkeypatch, capsys):

@@ -281,3 +281,24 @@ def test_callable_fields_are_recorded_by_import_path_or_repr_and_left_out_for_in
                            "config": {"AUGMENTATION": repr(jitter), "NORM": "group"}}}
     settings = settings_from_report(json.loads(json.dumps(report)))
     assert settings.heads == ("fcn", "unet") and settings.config == {"NORM": "group"}
+
+
+def test_copy_paste_wraps_every_runs_augmentation(fake_runs, tmp_path, monkeypatch):
+    import mrcnn.compare
+    from mrcnn.data.copy_paste import CopyPaste
+
+    seen = []
+    fake_train = mrcnn.compare.train_head
+
+    def recording(config, *args, **kwargs):
+        seen.append((config.AUGMENTATION, kwargs["augmentation"]))
+        return fake_train(config, *args, **kwargs)
+
+    monkeypatch.setattr(mrcnn.compare, "train_head", recording)
+    report = run(parse_args(["--dataset", "tiny", "--seeds", "1", "--out", str(tmp_path),
+                             "--copy-paste", "0.25", "--verbose", "0"]))
+    assert len(seen) == 2
+    for augmentation, given in seen:
+        assert isinstance(augmentation, CopyPaste) and augmentation.p == 0.25
+        assert augmentation.per_image is TinyConfig.AUGMENTATION and given is augmentation
+    assert report["settings"]["copy_paste"] == 0.25

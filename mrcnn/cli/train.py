@@ -17,11 +17,13 @@ import argparse
 import os
 
 from mrcnn.cli.data_specs import KINDS
+from mrcnn.config_overrides import add_config_arguments
 
 EXAMPLES = """examples:
   mrcnn train --dataset via:balloon/ --head unet --epochs 20
   mrcnn train --dataset coco:annotations.json:images/ --holdout 50 --head fcn --image-size 384
   mrcnn train --dataset labels:PNGImages:PedMasks --holdout 50 --weights last --epochs 30
+  mrcnn train --dataset via:balloon/ --set NORM=group --copy-paste 0.5 --epochs 40
   mrcnn train --dataset coco:train.json:train2017/ --val coco:val.json:val2017/ \\
       --weights coco --backbone resnet101 --layers heads --image-size 1024
   TF_CONFIG='{"cluster": {"worker": ["host0:2222", "host1:2222"]},
@@ -29,6 +31,10 @@ EXAMPLES = """examples:
       mrcnn train --dataset via:/shared/balloon/ --strategy multiworker --logs /shared/logs
 """
 STRATEGIES = ("none", "mirrored", "multiworker")
+# Config fields that options of this command set (--set refuses them).
+OPTION_FIELDS = {"MASK_HEAD": "--head", "STEPS_PER_EPOCH": "--steps-per-epoch",
+                 "BACKBONE": "--backbone", "NAME": "--name", "GPU_COUNT": "--strategy",
+                 "IMAGE_MIN_DIM": "--image-size", "IMAGE_MAX_DIM": "--image-size"}
 BACKBONE_FOR_WEIGHTS = {"coco": "resnet101", "imagenet": "resnet50"}
 
 
@@ -58,6 +64,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--resume", action="store_true",
                         help="continue the newest checkpoint of this name under --logs")
     parser.add_argument("--seed", type=int, default=0)
+    add_config_arguments(parser, "the run")
     parser.add_argument("--strategy", choices=STRATEGIES, default="none",
                         help="tf.distribute strategy: mirrored (the GPUs of this machine), "
                              "multiworker (one worker of the TF_CONFIG cluster); "
@@ -108,6 +115,7 @@ def run(args) -> int:
     from mrcnn.checkpoints import is_chief
     from mrcnn.cli.data_specs import config_class_for, train_and_held_out
     from mrcnn.compare import check_heads, evaluate_run
+    from mrcnn.config_overrides import check_config_fields, parse_field, with_fields
     from mrcnn.model import MaskRCNN
     from mrcnn.multi_worker import barrier, uses_own_loop
     from mrcnn.pretrained import load_pretrained, resolve_weights
@@ -126,7 +134,11 @@ def run(args) -> int:
         fields["TRAIN_BN"] = False
     if strategy is not None:
         fields["GPU_COUNT"] = strategy.num_replicas_in_sync
-    config = config_class_for(args.dataset, train_set.num_classes, args.image_size, **fields)()
+    config_class = config_class_for(args.dataset, train_set.num_classes, args.image_size,
+                                    **fields)
+    extra = dict(parse_field(item) for item in args.config)
+    check_config_fields(config_class, extra, OPTION_FIELDS)
+    config = with_fields(config_class, extra, args.copy_paste)()
     print(f"training {config.MASK_HEAD!r} on {train_set.num_images} images "
           f"({', '.join(train_set.class_names[1:])}); held out: "
           f"{val_set.num_images if val_set is not None else 0}")
