@@ -46,6 +46,7 @@ class CachedDataset(Dataset):
                                                            int(info["width"]))
         self._images: dict[int, np.ndarray] = {}
         self._masks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._crowd_masks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._lock = threading.Lock()
         self.prepare()
 
@@ -71,18 +72,27 @@ class CachedDataset(Dataset):
         return image
 
     def load_mask(self, image_id: int) -> tuple[np.ndarray, np.ndarray]:
-        entry = self._masks.get(image_id)
-        if entry is None:
-            entry = self._shrink(*self.dataset.load_mask(image_id))
-            if self.cache:
-                with self._lock:
-                    self._masks[image_id] = entry
-        masks, class_ids = entry
-        return masks.copy(), class_ids.copy()
+        return self._cached(self._masks, image_id, self.dataset.load_mask)
 
     def load_mask_with_crowd(self, image_id: int) -> tuple[np.ndarray, np.ndarray]:
-        """The wrapped data set's masks with crowd regions, downscaled (not kept)."""
-        return self._shrink(*self.dataset.load_mask_with_crowd(image_id))
+        """The wrapped data set's masks with crowd regions, downscaled and kept (training
+        reads masks through this); ``load_mask``'s entry when the wrapped data set has no
+        crowd regions of its own."""
+        load = getattr(self.dataset, "load_mask_with_crowd", None)
+        if load is None or getattr(load, "__func__", None) is Dataset.load_mask_with_crowd:
+            return self.load_mask(image_id)
+        return self._cached(self._crowd_masks, image_id, load)
+
+    def _cached(self, store: dict, image_id: int, load) -> tuple[np.ndarray, np.ndarray]:
+        """``load(image_id)`` downscaled, kept in ``store``; copies are served."""
+        entry = store.get(image_id)
+        if entry is None:
+            entry = self._shrink(*load(image_id))
+            if self.cache:
+                with self._lock:
+                    store[image_id] = entry
+        masks, class_ids = entry
+        return masks.copy(), class_ids.copy()
 
     def _shrink(self, masks, class_ids) -> tuple[np.ndarray, np.ndarray]:
         """Masks at the served size; instances that vanish are dropped."""

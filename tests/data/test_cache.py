@@ -44,3 +44,36 @@ def test_downscaled_cache_keeps_masks_on_the_image(shapes):
             assert abs(masks[..., i].mean() - full[..., i].mean()) < 0.01
     with pytest.raises(RuntimeError, match="prepare"):
         CachedDataset(ShapesDataset())
+
+
+def test_masks_with_crowd_regions_are_kept_too(shapes):
+    """Training reads masks through load_mask_with_crowd: it must not go back to the
+    wrapped data set (decoding, rasterising polygons) for every sample."""
+    calls = {"crowd": 0, "plain": 0}
+
+    class WithCrowd(ShapesDataset):
+        def load_mask(self, image_id):
+            calls["plain"] += 1
+            return super().load_mask(image_id)
+
+        def load_mask_with_crowd(self, image_id):
+            calls["crowd"] += 1
+            masks, class_ids = super().load_mask(image_id)
+            crowd = np.zeros(masks.shape[:2] + (1,), bool)
+            crowd[:4, :4] = True
+            return np.concatenate([masks, crowd], -1), np.append(class_ids, -1)
+
+    dataset = WithCrowd()
+    dataset.load_shapes(2, 96, 128, seed=2)
+    dataset.prepare()
+    cached = CachedDataset(dataset)
+    for _ in range(3):
+        masks, class_ids = cached.load_mask_with_crowd(1)
+        assert class_ids[-1] == -1 and masks[:4, :4, -1].all()
+        masks[:] = False  # a copy
+    assert calls == {"crowd": 1, "plain": 0}
+    # Without crowd regions of its own, the data set's masks are kept once, not twice.
+    plain = CachedDataset(shapes)
+    for _ in range(3):
+        np.testing.assert_array_equal(plain.load_mask_with_crowd(0)[0], shapes.load_mask(0)[0])
+    assert list(plain._masks) == [0] and not plain._crowd_masks
