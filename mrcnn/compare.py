@@ -172,7 +172,8 @@ RUNNER_FIELDS = {"MASK_HEAD": "--heads", "NAME": "the data set and head",
 
 def head_config(config_class, head: str, settings: CompareSettings):
     """The config a run of ``head`` trains with: the experiment's config class with the
-    ``--set`` fields, the head, a name of its own and ``--dtype-policy``."""
+    ``--set`` fields, the head, a name of its own, ``--dtype-policy`` and ``--copy-paste``
+    (its augmentation wrapped in Simple Copy-Paste)."""
     fields = {**settings.config, "MASK_HEAD": head, "NAME": f"{config_class.NAME}_{head}"}
     if settings.dtype_policy:
         fields["DTYPE_POLICY"] = settings.dtype_policy

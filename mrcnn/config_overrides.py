@@ -1,8 +1,8 @@
 """Config fields set on the command line: ``--set FIELD=VALUE`` and ``--copy-paste P``.
 
 Shared by ``mrcnn train``, ``mrcnn compare`` and the sample scripts (``mrcnn.compare``).
-Light on purpose (no TensorFlow import): the CLI builds its parsers before it creates a
-``tf.distribute`` strategy.
+It creates no TensorFlow state: the CLI builds its parsers before it makes a
+``tf.distribute`` strategy, which must come first.
 """
 
 from __future__ import annotations
@@ -18,9 +18,21 @@ def add_config_arguments(parser: argparse.ArgumentParser, what: str) -> None:
                         metavar="FIELD=VALUE",
                         help=f"set a config field for {what} (repeatable); VALUE is a "
                              "Python literal, else a string: --set NORM=group")
-    parser.add_argument("--copy-paste", type=float, default=0.0, metavar="P",
+    parser.add_argument("--copy-paste", type=fraction, default=0.0, metavar="P",
                         help="Simple Copy-Paste on a fraction P of the training samples, on "
-                             "top of the config's augmentation (default: off)")
+                             "top of the config's augmentation, at most MAX_GT_INSTANCES "
+                             "objects an image (default: off)")
+
+
+def fraction(text: str) -> float:
+    """An argparse type: a number in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction in [0, 1]")
+    return value
 
 
 def parse_field(item: str) -> tuple[str, Any]:
@@ -54,11 +66,14 @@ def check_config_fields(config_class, fields: dict[str, Any],
 def with_fields(config_class, fields: dict[str, Any], copy_paste: float = 0.0,
                 name: str | None = None) -> type:
     """``config_class`` subclassed with ``fields``; with ``copy_paste`` > 0 its augmentation
-    (``fields``' or the class's) wrapped in :class:`~mrcnn.data.copy_paste.CopyPaste`."""
+    (``fields``' or the class's) wrapped in :class:`~mrcnn.data.copy_paste.CopyPaste` of
+    that probability (an augmentation that already is one gets the new probability)."""
     fields = dict(fields)
     if copy_paste:
         from mrcnn.data.copy_paste import CopyPaste
 
-        fields["AUGMENTATION"] = CopyPaste(fields.get("AUGMENTATION", config_class.AUGMENTATION),
-                                           p=copy_paste)
+        base = fields.get("AUGMENTATION", config_class.AUGMENTATION)
+        if isinstance(base, CopyPaste):  # the option sets its probability
+            base = base.per_image
+        fields["AUGMENTATION"] = CopyPaste(base, p=copy_paste)
     return type(name or config_class.__name__, (config_class,), fields)

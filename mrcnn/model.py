@@ -177,10 +177,10 @@ class MaskRCNN:
 
         ``layers``: "heads", "3+", "4+", "5+", "all" or a regex over layer names.
         ``augmentation``: ``fn(image, masks, rng) -> (image, masks)`` applied in the input
-        pipeline; ``None`` (the default) uses ``config.AUGMENTATION``, ``False`` none at
-        all. After every epoch the weights and the optimizer state are written
-        atomically (see :mod:`mrcnn.checkpoints`); an epoch that ends with a NaN/Inf
-        loss writes nothing.
+        pipeline (or :class:`~mrcnn.data.augment.CopyPaste` wrapping one); ``None`` (the
+        default) uses ``config.AUGMENTATION``, ``False`` none at all. After every epoch
+        the weights and the optimizer state are written atomically (see
+        :mod:`mrcnn.checkpoints`); an epoch that ends with a NaN/Inf loss writes nothing.
 
         The optimizer state (iteration count, momentum / Adam moments) carries over to
         the next ``train`` call, also across processes: ``resume=True`` continues the

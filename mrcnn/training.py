@@ -66,12 +66,12 @@ def load_image_gt(dataset, config, image_id: int, augmentation: Augmentation | N
     per_image = copy_paste.per_image if copy_paste is not None else augmentation
     image, masks, class_ids, original_shape, window, scale = _load_resized(
         dataset, config, image_id, per_image, rng)
-    if copy_paste is not None and rng.random() < copy_paste.p:
+    if copy_paste is not None and copy_paste.p > 0 and rng.random() < copy_paste.p:
         other = int(rng.choice(np.asarray(dataset.image_ids)))
         source_image, source_masks, source_ids, *_ = _load_resized(
             dataset, config, other, per_image, rng)
         image, masks, class_ids = paste(image, masks, class_ids, source_image, source_masks,
-                                        source_ids, rng)
+                                        source_ids, rng, config.MAX_GT_INSTANCES)
     keep = masks.any(axis=(0, 1))
     if not keep.all():
         logger.debug("image %s: dropping %d instance(s) with empty masks", image_id,
@@ -147,7 +147,8 @@ def build_dataset(dataset, config, shuffle: bool = True,
     Images are loaded and molded in parallel workers (``num_parallel_calls``) and
     prefetched, so the compiled step does not wait on Python. ``shard=(n, i)`` keeps
     the images at positions ``i, i + n, ...`` of ``dataset.image_ids`` (worker ``i`` of
-    ``n`` reads only its own). Sample ``k`` of shard ``i`` draws its augmentation from
+    ``n`` reads only its own, but for the images a Copy-Paste augmentation pastes from,
+    which come from the whole data set). Sample ``k`` of shard ``i`` draws its augmentation from
     ``np.random.default_rng([seed, k * n + i])``, so a run is repeatable for a given
     ``seed`` whatever the parallelism.
     """

@@ -115,6 +115,7 @@ def run(args) -> int:
     from mrcnn.checkpoints import is_chief
     from mrcnn.cli.data_specs import config_class_for, train_and_held_out
     from mrcnn.compare import check_heads, evaluate_run
+    from mrcnn.config import Config
     from mrcnn.config_overrides import check_config_fields, parse_field, with_fields
     from mrcnn.model import MaskRCNN
     from mrcnn.multi_worker import barrier, uses_own_loop
@@ -122,6 +123,8 @@ def run(args) -> int:
 
     import_modules(args.imports)
     check_heads([args.head])
+    extra = dict(parse_field(item) for item in args.config)
+    check_config_fields(Config, extra, OPTION_FIELDS)  # before data or weights are read
     backbone = args.backbone or BACKBONE_FOR_WEIGHTS.get(args.weights, "resnet_light")
     if args.weights not in ("none", "last"):  # fetch (or fail) before anything is built
         resolve_weights(args.weights, backbone=backbone)
@@ -136,8 +139,6 @@ def run(args) -> int:
         fields["GPU_COUNT"] = strategy.num_replicas_in_sync
     config_class = config_class_for(args.dataset, train_set.num_classes, args.image_size,
                                     **fields)
-    extra = dict(parse_field(item) for item in args.config)
-    check_config_fields(config_class, extra, OPTION_FIELDS)
     config = with_fields(config_class, extra, args.copy_paste)()
     print(f"training {config.MASK_HEAD!r} on {train_set.num_images} images "
           f"({', '.join(train_set.class_names[1:])}); held out: "

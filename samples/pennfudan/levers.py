@@ -67,7 +67,8 @@ LEVERS: dict[str, Lever] = {
                                    scale=(0.5, 2.0), scale_p=1.0)}),
     # MAX_GT_INSTANCES 10 -> 20: room for the pasted pedestrians (beyond it the ground
     # truth is subsampled and the objects left out would count as background).
-    "copy_paste": Lever("Simple Copy-Paste, p 0.5, on the default augmentation (Ghiasi et al.)",
+    "copy_paste": Lever("Simple Copy-Paste, p 0.5, on the default augmentation (Ghiasi et al.),"
+                        " with MAX_GT_INSTANCES 20",
                         args=("--copy-paste", "0.5"), config={"MAX_GT_INSTANCES": 20}),
     "anchors_20": Lever("anchors 20-320 px (x1.25; the median pedestrian is 75 px)",
                         config={"RPN_ANCHOR_SCALES": (20, 40, 80, 160, 320)}),
