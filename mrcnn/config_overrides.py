@@ -56,7 +56,7 @@ def check_config_fields(config_class, fields: dict[str, Any],
 
     for name in fields:
         if name in option_fields:
-            raise ValueError(f"--set {name}: the runner sets it; use {option_fields[name]}")
+            raise ValueError(f"--set {name}: an option sets it; use {option_fields[name]}")
         if not (name.isupper() and (hasattr(config_class, name) or name == "MASK_SHAPE"
                                     or name in mask_head_settings())):
             raise ValueError(f"--set {name}: {config_class.__name__} has no field {name!r} "

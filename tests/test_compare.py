@@ -253,8 +253,8 @@ def test_set_fields_reach_every_run_and_resume_only_with_the_same_fields(fake_ru
 @pytest.mark.parametrize("item, message", [
     ("NROM=group", "TinyConfig has no field 'NROM'"),
     ("norm=group", "has no field 'norm'"),
-    ("MASK_HEAD=unet", "the runner sets it; use --heads"),
-    ("IMAGE_MAX_DIM=320", "the runner sets it; use --image-size"),
+    ("MASK_HEAD=unet", "an option sets it; use --heads"),
+    ("IMAGE_MAX_DIM=320", "an option sets it; use --image-size"),
     ("MASK_HEAD_CONV_DIM=0", "MASK_HEAD_CONV_DIM = 0: must be a positive integer"),
 ])
 def test_a_bad_set_field_fails_before_anything_trains(fake_runs, tmp_path, item, message):
