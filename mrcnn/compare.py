@@ -324,11 +324,14 @@ def paired_between(base_runs: list[dict], runs: list[dict], heads) -> dict:
 
 
 def _initialisation_note(report: dict) -> list[str]:
-    """The header lines saying which ``--set`` fields every run used and how the runs
-    started (pretrained shared layers or not)."""
+    """The header lines saying which ``--set`` fields and Copy-Paste every run used and
+    how the runs started (pretrained shared layers or not)."""
     fields = report["settings"].get("config") or {}
     lines = ["", "Config fields set for every run: " + ", ".join(
         f"`{k} = {v!r}`" for k, v in fields.items())] if fields else []
+    if report["settings"].get("copy_paste"):
+        lines += ["", f"Simple Copy-Paste on {report['settings']['copy_paste']:g} of the "
+                  "training samples."]
     weights = report["settings"].get("weights")
     if not weights:
         return [*lines, "", "Every layer of every head starts from random initialisation."]

@@ -302,3 +302,4 @@ def test_copy_paste_wraps_every_runs_augmentation(fake_runs, tmp_path, monkeypat
         assert isinstance(augmentation, CopyPaste) and augmentation.p == 0.25
         assert augmentation.per_image is TinyConfig.AUGMENTATION and given is augmentation
     assert report["settings"]["copy_paste"] == 0.25
+    assert "Simple Copy-Paste on 0.25 of the training samples" in markdown_table(report)
