@@ -60,13 +60,15 @@ def inference(result: dict[str, Any]) -> str:
 
 def train_step(result: dict[str, Any]) -> str:
     rows = [[r["config"], r["backbone"], r["image_size"], r["head"],
-             r.get("dtype_policy", "float32"), r["batch"], r["fit"]["s_per_step"],
+             r.get("dtype_policy", "float32"), r.get("norm", "batch"), r["batch"],
+             r["fit"]["s_per_step"],
              r["fit"]["images_per_s"], r["cached"]["s_per_step"], r["pipeline"]["s_per_batch"],
              r["compute_fraction"], r["cached"].get("achieved_gflops_per_s", "-"),
              r["cached"].get("fraction_of_matmul_peak", "-"), r["first_step_s"],
              r["peak_rss_mib"]]
             for r in result["results"]]
-    return _table(["config", "backbone", "size", "head", "policy", "batch", "fit s/step",
+    return _table(["config", "backbone", "size", "head", "policy", "norm", "batch",
+                   "fit s/step",
                    "images/s", "cached s/step", "pipeline s/batch", "compute fraction",
                    "cached GFLOP/s", "of peak", "first step s", "peak RSS MiB"], rows)
 

@@ -99,13 +99,14 @@ def throughput(step_flops: int, seconds: float, peak: dict[str, Any]) -> dict[st
             "peak_used": peak["dtype"]}
 
 
-def make_config(name: str, head: str, args, policy: str = "float32") -> Config:
+def make_config(name: str, head: str, args, policy: str = "float32",
+                norm: str = "batch") -> Config:
     """``shapes``: the shapes preset (128 px, resnet_light, batch 8); ``resnet50_512``:
     ResNet-50-FPN with the library defaults at 512x512, batch ``--r50-batch``.
     ``--quick`` keeps each base (so both code paths run) but shrinks it to 64 px,
     resnet_light, narrow layers (any head: at least LightConfig's widths), batch 2."""
     fields: dict[str, Any] = {"NAME": f"bench_{name}_{head}", "MASK_HEAD": head,
-                              "DTYPE_POLICY": policy,
+                              "DTYPE_POLICY": policy, "NORM": norm,
                               "STEPS_PER_EPOCH": args.warmup + args.steps}
     if name == "shapes":
         base: type[Config] = ShapesConfig
@@ -154,10 +155,10 @@ def time_pipeline(dataset: ShapesDataset, config: Config, args) -> dict[str, Any
 
 
 def run_variant(name: str, head: str, args, peak: dict[str, Any],
-                policy: str = "float32") -> dict[str, Any]:
-    """Pipeline alone, fit end-to-end and the cached step for one config, head and dtype
-    policy; ``peak``: the matmul peak in the policy's compute dtype."""
-    config = make_config(name, head, args, policy)
+                policy: str = "float32", norm: str = "batch") -> dict[str, Any]:
+    """Pipeline alone, fit end-to-end and the cached step for one config, head, dtype
+    policy and normalisation; ``peak``: the matmul peak in the policy's compute dtype."""
+    config = make_config(name, head, args, policy, norm)
     dataset = shapes_data(config, args.images)
     reset_peak_rss()
     rss_before = current_rss_mib()
@@ -216,10 +217,11 @@ def run_variant(name: str, head: str, args, peak: dict[str, Any],
 
 def precision_comparison(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Cached (compute-only) step time of each mixed policy over float32's."""
-    base = {(r["config"], r["head"]): r for r in results if r["dtype_policy"] == "float32"}
+    base = {(r["config"], r["head"], r["norm"]): r for r in results
+            if r["dtype_policy"] == "float32"}
     rows = []
     for r in results:
-        ref = base.get((r["config"], r["head"]))
+        ref = base.get((r["config"], r["head"], r["norm"]))
         if r["dtype_policy"] != "float32" and ref is not None:
             rows.append({"config": r["config"], "head": r["head"],
                          "dtype_policy": r["dtype_policy"],
@@ -227,6 +229,23 @@ def precision_comparison(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
                          "s_per_step": r["cached"]["s_per_step"],
                          "time_over_float32": rounded(r["cached"]["s_per_step"]
                                                       / ref["cached"]["s_per_step"], 3)})
+    return rows
+
+
+def norm_comparison(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Cached (compute-only) step time with GroupNorm over BatchNorm's."""
+    base = {(r["config"], r["head"], r["dtype_policy"]): r for r in results
+            if r["norm"] == "batch"}
+    rows = []
+    for r in results:
+        ref = base.get((r["config"], r["head"], r["dtype_policy"]))
+        if r["norm"] != "batch" and ref is not None:
+            rows.append({"config": r["config"], "head": r["head"], "norm": r["norm"],
+                         "dtype_policy": r["dtype_policy"],
+                         "batch_norm_s_per_step": ref["cached"]["s_per_step"],
+                         "s_per_step": r["cached"]["s_per_step"],
+                         "time_over_batch_norm": rounded(r["cached"]["s_per_step"]
+                                                         / ref["cached"]["s_per_step"], 3)})
     return rows
 
 
@@ -240,6 +259,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--images", type=int, default=64, help="shapes images generated")
     parser.add_argument("--dtype-policies", nargs="+", default=["float32"],
                         help="Config.DTYPE_POLICY values to compare")
+    parser.add_argument("--norms", nargs="+", default=["batch"], choices=["batch", "group"],
+                        help="Config.NORM values to compare")
     parser.add_argument("--quick", action="store_true",
                         help="smoke settings: 64 px, narrow resnet_light, 3 steps")
     args = parser.parse_args()
@@ -260,15 +281,18 @@ def main() -> None:
         for name in args.configs:
             for policy in args.dtype_policies:
                 for head in args.heads:
-                    log(f"{name} {head} {policy}")
-                    results.append(run_variant(name, head, args, peaks[policy], policy))
-                    release()
+                    for norm in args.norms:
+                        log(f"{name} {head} {policy} {norm}")
+                        results.append(run_variant(name, head, args, peaks[policy], policy,
+                                                   norm))
+                        release()
     emit({"benchmark": "train_step", "quick": args.quick, "machine": machine_info(),
           "matmul_peak": peak,
           "matmul_peak_16bit": {p: v for p, v in peaks.items() if p != "float32"},
           "settings": {"steps": args.steps, "warmup": args.warmup, "layers": "all",
                        "timing": "median seconds per step after warmup"},
           "results": results, "precision_comparison": precision_comparison(results),
+          "norm_comparison": norm_comparison(results),
           "process_peak_rss_mib": process_peak_rss_mib()})
 
 

@@ -156,6 +156,24 @@ def test_train_step_quick():
     check_report(result, rows=1)
 
 
+def test_norm_comparison_pairs_group_with_batch_norm_runs():
+    sys.path.insert(0, str(ROOT / "bench"))
+    import train_step
+
+    args = train_step.argparse.Namespace(quick=True, warmup=1, steps=3, r50_batch=2)
+    assert train_step.make_config("shapes", "fcn", args, norm="group").NORM == "group"
+
+    def run(norm, policy, seconds):
+        return {"config": "shapes", "head": "fcn", "norm": norm, "dtype_policy": policy,
+                "cached": {"s_per_step": seconds}}
+
+    rows = train_step.norm_comparison([run("batch", "float32", 2.0), run("group", "float32", 2.5),
+                                       run("group", "mixed_bfloat16", 1.0)])
+    assert rows == [{"config": "shapes", "head": "fcn", "norm": "group",
+                     "dtype_policy": "float32", "batch_norm_s_per_step": 2.0,
+                     "s_per_step": 2.5, "time_over_batch_norm": 1.25}]
+
+
 def test_memory_quick():
     result = run_script("memory.py")
     assert result["benchmark"] == "memory"
