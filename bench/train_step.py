@@ -7,9 +7,12 @@ and each mask head, in one process:
 - ``fit``: ``MaskRCNN.train`` for ``warmup + steps`` steps (``layers="all"``, with its
   checkpoint and TensorBoard callbacks), timed between consecutive batch ends after the
   first ``warmup`` steps (the first traces the step);
-- ``cached``: the same compiled train function, fitted on one cached batch
-  (``Dataset.from_tensors(batch).repeat()``, same element spec, so no retrace) with the
-  same timer, so no input pipeline runs.
+- ``cached``: the same compiled train step on one cached batch (``train_on_batch``, no
+  input pipeline), timed after every variant has trained: ``steps`` rounds that call each
+  variant once in turn, so the variants share whatever load the machine has (a variant
+  timed alone first or last would not). ``precision_comparison`` and ``norm_comparison``
+  compare these. All variants' models stay in memory until then (``rss_after_mib`` grows
+  from variant to variant).
 
 ``compute_fraction`` = cached step / fit step: near 1 means the step is compute-bound;
 lower means the pipeline (which shares the CPU cores with the step) costs the rest.
@@ -30,7 +33,6 @@ import time
 from typing import Any
 
 import keras
-import tensorflow as tf
 from common import (
     current_rss_mib,
     emit,
@@ -177,16 +179,8 @@ def run_variant(name: str, head: str, args, peak: dict[str, Any],
     fit_steps = timer.steps[args.warmup:]
     fit_s = median(fit_steps)
     flops = training_flops(model)
-    log(f"{name} {head}: cached batch")
     batch = next(iter(build_dataset(dataset, config, shuffle=False)))
-    cached_timer = StepTimer()
-    model.keras_model.fit(tf.data.Dataset.from_tensors(batch).repeat(), epochs=1,
-                          steps_per_epoch=args.warmup + args.steps, callbacks=[cached_timer],
-                          verbose=0, shuffle=False)
-    cached_steps = cached_timer.steps[args.warmup:]
-    cached_s = median(cached_steps)
-    log(f"  fit {fit_s:.4g} s/step, cached {cached_s:.4g} s/step, pipeline "
-        f"{pipeline['s_per_batch']} s/batch")
+    log(f"  fit {fit_s:.4g} s/step, pipeline {pipeline['s_per_batch']} s/batch")
     result = {
         "config": name, "head": head, "dtype_policy": policy, "backbone": config.BACKBONE,
         "image_size": int(config.IMAGE_MAX_DIM), "batch": config.BATCH_SIZE,
@@ -201,18 +195,39 @@ def run_variant(name: str, head: str, args, peak: dict[str, Any],
         "fit": {"s_per_step": rounded(fit_s), "min_s_per_step": rounded(min(fit_steps)),
                 "images_per_s": rounded(config.BATCH_SIZE / fit_s), "steps": len(fit_steps),
                 **throughput(flops["train_step_estimate"], fit_s, peak)},
-        "cached": {"s_per_step": rounded(cached_s), "min_s_per_step": rounded(min(cached_steps)),
-                   "images_per_s": rounded(config.BATCH_SIZE / cached_s),
-                   "first_step_s": rounded(cached_timer.steps[0]),
-                   "steps": len(cached_steps),
-                   **throughput(flops["train_step_estimate"], cached_s, peak)},
         "pipeline": pipeline,
-        "compute_fraction": rounded(cached_s / fit_s, 3),
         "pipeline_over_fit_step": rounded(pipeline["s_per_batch"] / fit_s, 3),
         "rss_before_mib": rss_before, "rss_after_mib": current_rss_mib(),
         "peak_rss_mib": peak_rss_mib(),
     }
-    return result
+    return result, (model.keras_model, batch, peak)
+
+
+def time_cached_interleaved(variants: list, args) -> None:
+    """The ``cached`` figures of every variant: its compiled train step on its one cached
+    batch (``train_on_batch``, so no input pipeline runs), ``warmup`` untimed calls each,
+    then ``steps`` rounds that call every variant once in turn, so a change in the
+    machine's load reaches all variants alike. Fills ``result["cached"]`` and
+    ``compute_fraction``."""
+    for _, (keras_model, batch, _) in variants:
+        for _ in range(args.warmup):
+            keras_model.train_on_batch(batch)
+    times: list[list[float]] = [[] for _ in variants]
+    for _ in range(args.steps):
+        for i, (_, (keras_model, batch, _)) in enumerate(variants):
+            start = time.perf_counter()
+            logs = keras_model.train_on_batch(batch, return_dict=True)
+            float(logs["total_loss"])  # wait for the step's result
+            times[i].append(time.perf_counter() - start)
+    for (result, (_, _, peak)), steps in zip(variants, times):
+        cached_s = median(steps)
+        result["cached"] = {"s_per_step": rounded(cached_s), "min_s_per_step": rounded(min(steps)),
+                            "images_per_s": rounded(result["batch"] / cached_s),
+                            "steps": len(steps), "interleaved_with": len(variants) - 1,
+                            **throughput(result["flops"]["train_step_estimate"], cached_s, peak)}
+        result["compute_fraction"] = rounded(cached_s / result["fit"]["s_per_step"], 3)
+        log(f"{result['config']} {result['head']} {result['dtype_policy']} {result['norm']}: "
+            f"cached {cached_s:.4g} s/step")
 
 
 def precision_comparison(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -277,15 +292,19 @@ def main() -> None:
         peaks = {policy: (peak if policy == "float32" else matmul_peak(
             size, repeats=repeats, dtype=policy.removeprefix("mixed_")))
             for policy in args.dtype_policies}
-        results = []
+        variants = []  # (result, (model, cached batch, peak)): kept for the cached rounds
         for name in args.configs:
             for policy in args.dtype_policies:
                 for head in args.heads:
                     for norm in args.norms:
                         log(f"{name} {head} {policy} {norm}")
-                        results.append(run_variant(name, head, args, peaks[policy], policy,
-                                                   norm))
-                        release()
+                        variants.append(run_variant(name, head, args, peaks[policy], policy,
+                                                    norm))
+        log(f"cached steps, {len(variants)} variant(s) interleaved")
+        time_cached_interleaved(variants, args)
+        results = [result for result, _ in variants]
+        variants.clear()
+        release()
     emit({"benchmark": "train_step", "quick": args.quick, "machine": machine_info(),
           "matmul_peak": peak,
           "matmul_peak_16bit": {p: v for p, v in peaks.items() if p != "float32"},
