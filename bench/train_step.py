@@ -230,37 +230,25 @@ def time_cached_interleaved(variants: list, args) -> None:
             f"cached {cached_s:.4g} s/step")
 
 
-def precision_comparison(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Cached (compute-only) step time of each mixed policy over float32's."""
-    base = {(r["config"], r["head"], r["norm"]): r for r in results
-            if r["dtype_policy"] == "float32"}
-    rows = []
-    for r in results:
-        ref = base.get((r["config"], r["head"], r["norm"]))
-        if r["dtype_policy"] != "float32" and ref is not None:
-            rows.append({"config": r["config"], "head": r["head"],
-                         "dtype_policy": r["dtype_policy"],
-                         "float32_s_per_step": ref["cached"]["s_per_step"],
-                         "s_per_step": r["cached"]["s_per_step"],
-                         "time_over_float32": rounded(r["cached"]["s_per_step"]
-                                                      / ref["cached"]["s_per_step"], 3)})
-    return rows
+# What identifies a variant; a comparison pairs variants that differ in one of these.
+VARIANT_KEYS = ("config", "head", "dtype_policy", "norm")
 
 
-def norm_comparison(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Cached (compute-only) step time with GroupNorm over BatchNorm's."""
-    base = {(r["config"], r["head"], r["dtype_policy"]): r for r in results
-            if r["norm"] == "batch"}
+def cached_comparison(results: list[dict[str, Any]], key: str,
+                      base: str) -> list[dict[str, Any]]:
+    """Cached (compute-only) step time of each variant whose ``key`` is not ``base`` over
+    that of the variant that differs from it in ``key`` alone."""
+    others = [k for k in VARIANT_KEYS if k != key]
+    reference = {tuple(r[k] for k in others): r for r in results if r[key] == base}
     rows = []
     for r in results:
-        ref = base.get((r["config"], r["head"], r["dtype_policy"]))
-        if r["norm"] != "batch" and ref is not None:
-            rows.append({"config": r["config"], "head": r["head"], "norm": r["norm"],
-                         "dtype_policy": r["dtype_policy"],
-                         "batch_norm_s_per_step": ref["cached"]["s_per_step"],
+        ref = reference.get(tuple(r[k] for k in others))
+        if r[key] != base and ref is not None:
+            rows.append({**{k: r[k] for k in VARIANT_KEYS},
+                         f"{base}_s_per_step": ref["cached"]["s_per_step"],
                          "s_per_step": r["cached"]["s_per_step"],
-                         "time_over_batch_norm": rounded(r["cached"]["s_per_step"]
-                                                         / ref["cached"]["s_per_step"], 3)})
+                         f"time_over_{base}": rounded(r["cached"]["s_per_step"]
+                                                     / ref["cached"]["s_per_step"], 3)})
     return rows
 
 
@@ -310,8 +298,9 @@ def main() -> None:
           "matmul_peak_16bit": {p: v for p, v in peaks.items() if p != "float32"},
           "settings": {"steps": args.steps, "warmup": args.warmup, "layers": "all",
                        "timing": "median seconds per step after warmup"},
-          "results": results, "precision_comparison": precision_comparison(results),
-          "norm_comparison": norm_comparison(results),
+          "results": results,
+          "precision_comparison": cached_comparison(results, "dtype_policy", "float32"),
+          "norm_comparison": cached_comparison(results, "norm", "batch"),
           "process_peak_rss_mib": process_peak_rss_mib()})
 
 

@@ -167,11 +167,13 @@ def test_norm_comparison_pairs_group_with_batch_norm_runs():
         return {"config": "shapes", "head": "fcn", "norm": norm, "dtype_policy": policy,
                 "cached": {"s_per_step": seconds}}
 
-    rows = train_step.norm_comparison([run("batch", "float32", 2.0), run("group", "float32", 2.5),
-                                       run("group", "mixed_bfloat16", 1.0)])
-    assert rows == [{"config": "shapes", "head": "fcn", "norm": "group",
-                     "dtype_policy": "float32", "batch_norm_s_per_step": 2.0,
-                     "s_per_step": 2.5, "time_over_batch_norm": 1.25}]
+    runs = [run("batch", "float32", 2.0), run("group", "float32", 2.5),
+            run("group", "mixed_bfloat16", 1.0)]
+    assert train_step.cached_comparison(runs, "norm", "batch") == [
+        {"config": "shapes", "head": "fcn", "norm": "group", "dtype_policy": "float32",
+         "batch_s_per_step": 2.0, "s_per_step": 2.5, "time_over_batch": 1.25}]
+    (row,) = train_step.cached_comparison(runs, "dtype_policy", "float32")
+    assert row["dtype_policy"] == "mixed_bfloat16" and row["time_over_float32"] == 0.4
 
 
 def test_memory_quick():
