@@ -315,6 +315,12 @@ class Config:
             fail("LOSS_WEIGHTS", f"must have exactly the keys {sorted(LOSS_NAMES)}")
 
     # ------------------------------------------------------------------
+    @classmethod
+    def class_fields(cls) -> set[str]:
+        """Names of the fields the class itself defines: its upper-case attributes (the
+        mask heads' settings and ``MASK_SHAPE`` are filled in per instance)."""
+        return {name for name in dir(cls) if name.isupper()}
+
     def to_dict(self) -> dict[str, Any]:
         """All upper-case fields (class defaults, overrides and derived ones)."""
         return {name: getattr(self, name) for name in sorted(dir(self))

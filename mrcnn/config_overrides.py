@@ -54,11 +54,11 @@ def check_config_fields(config_class, fields: dict[str, Any],
     option)."""
     from mrcnn.heads.mask import mask_head_settings
 
+    known = config_class.class_fields() | {"MASK_SHAPE"} | set(mask_head_settings())
     for name in fields:
         if name in option_fields:
             raise ValueError(f"--set {name}: an option sets it; use {option_fields[name]}")
-        if not (name.isupper() and (hasattr(config_class, name) or name == "MASK_SHAPE"
-                                    or name in mask_head_settings())):
+        if name not in known:
             raise ValueError(f"--set {name}: {config_class.__name__} has no field {name!r} "
                              "(fields are upper-case, e.g. NORM, RPN_ANCHOR_SCALES)")
 

@@ -63,7 +63,7 @@ def _import_callable(path: str):
 def config_fields(config: Config) -> dict[str, Any]:
     """The JSON-ready fields of ``config`` (see the module docstring)."""
     fields = {}
-    names = {name for name in dir(type(config)) if name.isupper()} | set(_head_settings(config))
+    names = type(config).class_fields() | set(_head_settings(config))
     for name in sorted(names):
         if name in DERIVED_FIELDS:
             continue

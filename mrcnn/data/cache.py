@@ -78,10 +78,13 @@ class CachedDataset(Dataset):
         """The wrapped data set's masks with crowd regions, downscaled and kept (training
         reads masks through this); ``load_mask``'s entry when the wrapped data set has no
         crowd regions of its own."""
-        load = getattr(self.dataset, "load_mask_with_crowd", None)
-        if load is None or getattr(load, "__func__", None) is Dataset.load_mask_with_crowd:
+        if not self.has_crowd:
             return self.load_mask(image_id)
-        return self._cached(self._crowd_masks, image_id, load)
+        return self._cached(self._crowd_masks, image_id, self.dataset.load_mask_with_crowd)
+
+    @property
+    def has_crowd(self) -> bool:
+        return getattr(self.dataset, "has_crowd", False)
 
     def _cached(self, store: dict, image_id: int, load) -> tuple[np.ndarray, np.ndarray]:
         """``load(image_id)`` downscaled, kept in ``store``; copies are served."""

@@ -272,6 +272,12 @@ class Dataset:
         """
         return self.load_mask(image_id)
 
+    @property
+    def has_crowd(self) -> bool:
+        """Whether ``load_mask_with_crowd`` may return crowd regions: True when a class
+        overrides it (wrappers such as ``DatasetSubset`` answer for what they wrap)."""
+        return type(self).load_mask_with_crowd is not Dataset.load_mask_with_crowd
+
     # ------------------------------------------------------------------ checking
     def validate(self, config: Any = None, image_ids: Iterable[int] | None = None,
                  raise_on_error: bool = True) -> list[DatasetProblem]:

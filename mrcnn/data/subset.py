@@ -44,6 +44,10 @@ class DatasetSubset(Dataset):
     def load_mask_with_crowd(self, image_id: int) -> tuple[np.ndarray, np.ndarray]:
         return self.dataset.load_mask_with_crowd(self.parent_ids[image_id])
 
+    @property
+    def has_crowd(self) -> bool:
+        return getattr(self.dataset, "has_crowd", False)
+
     def image_reference(self, image_id: int) -> str:
         return self.dataset.image_reference(self.parent_ids[image_id])
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from mrcnn.data import CachedDataset, ShapesDataset
+from mrcnn.data.subset import DatasetSubset
 
 
 @pytest.fixture
@@ -72,8 +73,13 @@ def test_masks_with_crowd_regions_are_kept_too(shapes):
         assert class_ids[-1] == -1 and masks[:4, :4, -1].all()
         masks[:] = False  # a copy
     assert calls == {"crowd": 1, "plain": 0}
-    # Without crowd regions of its own, the data set's masks are kept once, not twice.
-    plain = CachedDataset(shapes)
-    for _ in range(3):
-        np.testing.assert_array_equal(plain.load_mask_with_crowd(0)[0], shapes.load_mask(0)[0])
-    assert list(plain._masks) == [0] and not plain._crowd_masks
+    # Through a subset too; without crowd regions of its own (a subset of a data set
+    # without them either), the data set's masks are kept once, not twice.
+    assert CachedDataset(DatasetSubset(dataset, [1, 0])).has_crowd
+    for plain, source in [(CachedDataset(shapes), shapes),
+                          (CachedDataset(DatasetSubset(shapes, [0])), shapes)]:
+        assert not plain.has_crowd
+        for _ in range(3):
+            np.testing.assert_array_equal(plain.load_mask_with_crowd(0)[0],
+                                          source.load_mask(0)[0])
+        assert list(plain._masks) == [0] and not plain._crowd_masks
