@@ -145,7 +145,7 @@ class Config:
     LEARNING_RATE = 0.001
     LEARNING_MOMENTUM = 0.9
     WEIGHT_DECAY = 0.0001
-    GRADIENT_CLIP_NORM = 5.0
+    GRADIENT_CLIP_NORM = 5.0  # the global batch's gradient, over all replicas; None: off
     LOSS_WEIGHTS = dict.fromkeys(LOSS_NAMES, 1.0)  # a weight per loss, all five
 
     def __init__(self) -> None:

@@ -82,11 +82,31 @@ class TrainingModel(keras.Model):
             scaled = total / tf.cast(replicas, total.dtype)
             # Loss scaling under mixed_float16 (a no-op for other optimizers).
             scaled = self.optimizer.scale_loss(scaled)
-        variables = self.trainable_variables
-        grads = tape.gradient(scaled, variables)
-        self.optimizer.apply_gradients(
-            [(g, v) for g, v in zip(grads, variables) if g is not None])
+        pairs = [(g, v) for g, v in zip(tape.gradient(scaled, self.trainable_variables),
+                                        self.trainable_variables) if g is not None]
+        if replicas > 1:
+            grads = self._clip_global_batch([g for g, _ in pairs], replicas)
+            pairs = list(zip(grads, [v for _, v in pairs]))
+        self.optimizer.apply_gradients(pairs)
         return self._report(losses, total)
+
+    def _clip_global_batch(self, grads, replicas: int):
+        """Each replica's share of the global batch's gradient, clipped as one gradient.
+
+        Keras applies ``global_clipnorm`` before it sums the replicas' gradients, so each
+        replica's share would be clipped on its own (up to N times the norm in all). Here
+        the sum is clipped to the limit (times the loss scale under mixed precision) and
+        each replica passes 1/N of it: the optimizer sums the clipped gradient, and its own
+        clipping of a share (norm at most limit/N) changes nothing.
+        """
+        optimizer = getattr(self.optimizer, "inner_optimizer", self.optimizer)
+        limit = optimizer.global_clipnorm
+        if not limit:
+            return grads
+        total = tf.distribute.get_replica_context().all_reduce(
+            tf.distribute.ReduceOp.SUM, grads)
+        clipped, _ = tf.clip_by_global_norm(total, limit * self.optimizer.scale_loss(1.0))
+        return [g / replicas for g in clipped]
 
     def test_step(self, data):
         return self._report(*self._weighted_losses(data, training=False))

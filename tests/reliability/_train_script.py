@@ -100,6 +100,9 @@ def resume_main(model_dir: str, epochs: int, resume: bool) -> None:
     emit(done=model.epoch, log_dir=model.log_dir)
 
 
+CLIP_NORM = 10.0
+
+
 def deterministic_setup():
     """``(config, dataset)`` of a step whose result cannot depend on rounding (see below)."""
     from mrcnn.data import ShapesDataset
@@ -109,7 +112,8 @@ def deterministic_setup():
     # cut, no suppression; rpn_bbox_pred starts at zero below, so the proposals are the
     # anchors, bit for bit), every proposal and anchor is used (nothing is subsampled at
     # random), BN frozen (TRAIN_BN False: per-replica batch statistics would differ from
-    # whole-batch ones), plain SGD so the weight change is -lr * gradient.
+    # whole-batch ones), plain SGD so the weight change is -lr * gradient. The gradient
+    # (norm ~46) is clipped to CLIP_NORM: the global batch's, not each replica's share.
     probe = tiny_config()
     anchors = int(sum(h * w for h, w in probe.backbone_shapes)) * len(probe.RPN_ANCHOR_RATIOS)
     config = tiny_config(IMAGES_PER_GPU=1, GPU_COUNT=2, TRAIN_BN=False, MAX_GT_INSTANCES=4,
@@ -117,7 +121,7 @@ def deterministic_setup():
                          RPN_NMS_THRESHOLD=1.0, RPN_TRAIN_ANCHORS_PER_IMAGE=2 * anchors,
                          TRAIN_ROIS_PER_IMAGE=anchors + 4, ROI_POSITIVE_RATIO=1.0,
                          OPTIMIZER="sgd", LEARNING_MOMENTUM=0.0, WEIGHT_DECAY=0.0,
-                         GRADIENT_CLIP_NORM=None, STEPS_PER_EPOCH=1)
+                         GRADIENT_CLIP_NORM=CLIP_NORM, STEPS_PER_EPOCH=1)
     # The same picture twice: both replicas and the single device see identical halves,
     # so per-replica means equal the whole-batch mean for every loss.
     dataset = ShapesDataset()

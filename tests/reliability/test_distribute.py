@@ -1,7 +1,7 @@
 """tf.distribute: one training step under MirroredStrategy on two logical CPUs, and under
 MultiWorkerMirroredStrategy with two worker processes, equals a single-device step on the
-same global batch (losses and gradients); a cluster that loses a worker stops with a
-clear error and resumes from the chief's checkpoint.
+same global batch (losses and gradients, clipped as the global batch's); a cluster that
+loses a worker stops with a clear error and resumes from the chief's checkpoint.
 
 Runs in a subprocess: logical devices must be configured before TensorFlow initialises.
 The script makes the step deterministic (op determinism, the anchors themselves as the
@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import HANG_GUARD_S
+from tests.reliability._train_script import CLIP_NORM
 from tests.reliability.conftest import progress_events, start_script, start_training
 
 
@@ -55,6 +56,9 @@ def assert_same_step(single: dict, distributed: dict, grads_single, grads_distri
         diffs.append(np.linalg.norm(b - a))
     assert max(norms) > 0  # the step did move the weights
     assert np.linalg.norm(diffs) < 1e-5 * np.linalg.norm(norms)
+    # Clipped as one gradient: each replica's share (norm ~23) clipped on its own would sum
+    # to 2 x CLIP_NORM.
+    np.testing.assert_allclose(np.linalg.norm(norms), CLIP_NORM, rtol=1e-4)
 
 
 def free_ports(count: int) -> list[int]:
