@@ -12,7 +12,8 @@ does to both, so its mean ± std says whether the change beats the seed-to-seed 
 3-seed verdict's ``compare.json``); without it the ``baseline`` lever runs too.
 ``--resume`` keeps every finished run. Each lever's report goes to
 ``<out>/<lever>/pennfudan/``, the lever table to ``<out>/levers.md`` and ``levers.json``,
-rewritten after each lever.
+rewritten after each lever (with the rows of other levers that earlier calls paired with the
+same baseline).
 
 The levers (``LEVERS``), from *Rethinking ImageNet Pre-training* (He et al. 2019: GroupNorm
 and longer schedules for training from scratch) and *Simple Copy-Paste* (Ghiasi et al.
@@ -156,17 +157,30 @@ def main(argv=None) -> list[dict]:
         levers = ["baseline", *(name for name in levers if name != "baseline")]
         base_runs, baseline = None, "the baseline lever"
     rows: list[dict] = []
+    earlier = earlier_rows(os.path.join(args.out, "levers.json"), levers, baseline)
     for name in levers:
         print(f"\n##### lever {name}: {LEVERS[name].why}", flush=True)
         report = mrcnn.compare.run(lever_settings(name, common, args.out))
         if base_runs is None:
             base_runs = report["runs"]
-        rows += lever_rows(name, report, base_runs, args.heads)
+        rows += [{**row, "baseline": baseline}
+                 for row in lever_rows(name, report, base_runs, args.heads)]
+        table = earlier + rows
         write_text_atomically(os.path.join(args.out, "levers.json"),
-                              json.dumps(rows, indent=2, default=mrcnn.compare.json_default))
-        write_text_atomically(os.path.join(args.out, "levers.md"), markdown(rows, baseline))
+                              json.dumps(table, indent=2, default=mrcnn.compare.json_default))
+        write_text_atomically(os.path.join(args.out, "levers.md"), markdown(table, baseline))
     print("\n" + markdown(rows, baseline))
     return rows
+
+
+def earlier_rows(path: str, levers: list[str], baseline: str) -> list[dict]:
+    """The rows an earlier call wrote to ``levers.json`` for other levers, paired with the
+    same baseline: the table grows lever by lever, one call at a time."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [row for row in json.load(f)
+                if row["lever"] not in levers and row.get("baseline") == baseline]
 
 
 if __name__ == "__main__":

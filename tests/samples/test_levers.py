@@ -74,6 +74,14 @@ def test_levers_run_their_change_and_are_paired_with_the_baseline(fake_levers, t
     # Everything is kept on --resume: nothing trains again, the table is the same.
     fake_levers.clear()
     assert levers.main([*argv, "--resume"]) == rows and fake_levers == []
+    # Another lever later: the table keeps the earlier levers' rows, and adds its own.
+    levers.main(["--levers", "epochs_30", "--seeds", "2", "--out", str(out), "--verbose", "0",
+                 "--resume"])
+    assert [r["epochs"] for r in fake_levers] == [30, 30]
+    table = json.loads((out / "levers.json").read_text())
+    assert [r["lever"] for r in table] == ["group_norm", "image_320", "scale_jitter_wide",
+                                           "baseline", "epochs_30"]
+    assert "| image_320 | fcn | 2 |" in (out / "levers.md").read_text()
 
 
 def test_levers_pair_with_a_given_baseline_only_if_it_has_the_default_setting(fake_levers,
