@@ -10,6 +10,7 @@ import pytest
 
 import mrcnn.compare
 from mrcnn.data import augment
+from mrcnn.data.copy_paste import CopyPaste
 from mrcnn.experiment import TrainedHead
 from tests.conftest import TinyConfig, fake_comparison, fake_metrics
 from tests.samples import SAMPLES, sample_module
@@ -58,9 +59,12 @@ def test_levers_run_their_change_and_are_paired_with_the_baseline(fake_levers, t
     settings = [(r["norm"], r["size"], r["epochs"]) for r in fake_levers]
     assert settings == [("batch", 256, 20)] * 2 + [("group", 256, 20)] * 2 + [
         ("batch", 320, 20)] * 2 + [("batch", 256, 20)] * 2
-    jitter = fake_levers[-1]["augmentation"]
-    assert isinstance(jitter, augment.Compose) and "ScaleJitter(low=0.5, high=2.0)" in repr(jitter)
-    assert repr(fake_levers[0]["augmentation"]) != repr(jitter)  # the sample's default
+    # The sample's Copy-Paste wraps every lever's per-image augmentation.
+    default, jitter = (fake_levers[i]["augmentation"] for i in (0, -1))
+    assert isinstance(jitter, CopyPaste) and jitter.p == 0.5 == default.p
+    assert isinstance(jitter.per_image, augment.Compose)
+    assert "ScaleJitter(low=0.5, high=2.0)" in repr(jitter.per_image)
+    assert repr(default.per_image) != repr(jitter.per_image)  # the sample's default
     by_lever = {r["lever"]: r for r in rows}
     assert list(by_lever) == ["baseline", "group_norm", "image_320", "scale_jitter_wide"]
     gn = by_lever["group_norm"]["paired"]["mask AP"]
@@ -78,6 +82,13 @@ def test_levers_run_their_change_and_are_paired_with_the_baseline(fake_levers, t
     levers.main(["--levers", "epochs_30", "--seeds", "2", "--out", str(out), "--verbose", "0",
                  "--resume"])
     assert [r["epochs"] for r in fake_levers] == [30, 30]
+    # A lever can take the default's Copy-Paste away.
+    fake_levers.clear()
+    levers.main(["--levers", "no_copy_paste", "--seeds", "1", "--out", str(tmp_path / "n"),
+                 "--verbose", "0"])
+    pasting, without = (r["augmentation"] for r in fake_levers)  # baseline, the lever
+    assert isinstance(pasting, CopyPaste) and not isinstance(without, CopyPaste)
+    assert repr(without) == repr(pasting.per_image)
     table = json.loads((out / "levers.json").read_text())
     assert [r["lever"] for r in table] == ["group_norm", "image_320", "scale_jitter_wide",
                                            "baseline", "epochs_30"]
