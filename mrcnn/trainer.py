@@ -106,7 +106,7 @@ class TrainingModel(keras.Model):
         total = tf.distribute.get_replica_context().all_reduce(
             tf.distribute.ReduceOp.SUM, grads)
         clipped, _ = tf.clip_by_global_norm(total, limit * self.optimizer.scale_loss(1.0))
-        return [g / replicas for g in clipped]
+        return [tf.math.scalar_mul(1.0 / replicas, g) for g in clipped]  # IndexedSlices too
 
     def test_step(self, data):
         return self._report(*self._weighted_losses(data, training=False))

@@ -23,7 +23,7 @@ import threading
 import cv2
 import numpy as np
 
-from mrcnn.data.dataset import Dataset
+from mrcnn.data.dataset import Dataset, has_crowd
 
 
 class CachedDataset(Dataset):
@@ -84,7 +84,7 @@ class CachedDataset(Dataset):
 
     @property
     def has_crowd(self) -> bool:
-        return getattr(self.dataset, "has_crowd", False)
+        return has_crowd(self.dataset)
 
     def _cached(self, store: dict, image_id: int, load) -> tuple[np.ndarray, np.ndarray]:
         """``load(image_id)`` downscaled, kept in ``store``; copies are served."""

@@ -119,6 +119,15 @@ def mask_problems(masks: Any, class_ids: Any, image_shape: tuple,
     return problems, masks.astype(bool, copy=False), class_ids.astype(np.int32)
 
 
+def has_crowd(dataset: Any) -> bool:
+    """Whether ``dataset`` may give crowd regions: its ``has_crowd``, else (a duck-typed
+    data set) whether it has a ``load_mask_with_crowd``."""
+    value = getattr(dataset, "has_crowd", None)
+    if value is None:
+        return callable(getattr(dataset, "load_mask_with_crowd", None))
+    return bool(value)
+
+
 def load_ground_truth(dataset: Any, image_id: int) -> tuple[np.ndarray, np.ndarray]:
     """Masks and class ids of an image with its crowd regions (negative ids): the data
     set's ``load_mask_with_crowd`` where it has one (duck-typed data sets may not), else

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mrcnn.data.dataset import Dataset
+from mrcnn.data.dataset import Dataset, has_crowd
 
 
 class DatasetSubset(Dataset):
@@ -46,7 +46,7 @@ class DatasetSubset(Dataset):
 
     @property
     def has_crowd(self) -> bool:
-        return getattr(self.dataset, "has_crowd", False)
+        return has_crowd(self.dataset)
 
     def image_reference(self, image_id: int) -> str:
         return self.dataset.image_reference(self.parent_ids[image_id])

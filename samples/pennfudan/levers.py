@@ -4,16 +4,17 @@
         --baseline results/pennfudan/compare.json
 
 Each lever is the sample's default setting (``train.py``: 256 px, 20 epochs x 100 steps of
-4 images, Copy-Paste on half the samples) with one change. It runs as its own head comparison (``mrcnn.compare``, same data
-order, augmentation draws and initialisation per seed) and is judged seed by seed against
-the baseline runs of the same head and seed: the paired difference cancels what a seed
-does to both, so its mean ± std says whether the change beats the seed-to-seed noise.
+4 images, Copy-Paste on half the samples) with one change. It runs as its own head
+comparison (``mrcnn.compare``, same data order, augmentation draws and initialisation per
+seed) and is judged seed by seed against the baseline runs of the same head and seed: the
+paired difference cancels what a seed does to both, so its mean ± std says whether the
+change beats the seed-to-seed noise.
 ``--baseline`` pairs against an earlier comparison with the default setting (e.g. the
 3-seed verdict's ``compare.json``); without it the ``baseline`` lever runs too.
 ``--resume`` keeps every finished run. Each lever's report goes to
 ``<out>/<lever>/pennfudan/``, the lever table to ``<out>/levers.md`` and ``levers.json``,
-rewritten after each lever (with the rows of other levers that earlier calls paired with the
-same baseline).
+rewritten after each lever (with the rows of other levers or heads that earlier calls
+paired with the same baseline).
 
 The levers (``LEVERS``), from *Rethinking ImageNet Pre-training* (He et al. 2019: GroupNorm
 and longer schedules for training from scratch) and *Simple Copy-Paste* (Ghiasi et al.
@@ -120,8 +121,8 @@ def markdown(rows: list[dict], baseline: str) -> str:
                   if row["paired"][f]["seeds"] else "n/a" for f in FIGURES]
         lines.append(f"| {row['lever']} | {row['head']} | {len(row['seeds'])} | "
                      + " | ".join(stats + deltas) + f" | {row['train_min']:.1f} |")
-    lines += ["", *(f"- `{name}`: {LEVERS[name].why}"
-                    for name in dict.fromkeys(r["lever"] for r in rows))]
+    lines += ["", *(f"- `{name}`: {why}"
+                    for name, why in dict.fromkeys((r["lever"], r["why"]) for r in rows))]
     return "\n".join(lines) + "\n"
 
 
@@ -156,7 +157,7 @@ def main(argv=None) -> list[dict]:
         levers = ["baseline", *(name for name in levers if name != "baseline")]
         base_runs, baseline = None, "the baseline lever"
     rows: list[dict] = []
-    earlier = earlier_rows(os.path.join(args.out, "levers.json"), levers, baseline)
+    earlier = earlier_rows(os.path.join(args.out, "levers.json"), levers, args.heads, baseline)
     for name in levers:
         print(f"\n##### lever {name}: {LEVERS[name].why}", flush=True)
         report = mrcnn.compare.run(lever_settings(name, common, args.out))
@@ -172,14 +173,14 @@ def main(argv=None) -> list[dict]:
     return rows
 
 
-def earlier_rows(path: str, levers: list[str], baseline: str) -> list[dict]:
-    """The rows an earlier call wrote to ``levers.json`` for other levers, paired with the
-    same baseline: the table grows lever by lever, one call at a time."""
+def earlier_rows(path: str, levers: list[str], heads: list[str], baseline: str) -> list[dict]:
+    """The rows an earlier call wrote to ``levers.json`` for other levers or heads, paired
+    with the same baseline: the table grows one call at a time."""
     if not os.path.exists(path):
         return []
     with open(path) as f:
-        return [row for row in json.load(f)
-                if row["lever"] not in levers and row.get("baseline") == baseline]
+        return [row for row in json.load(f) if row.get("baseline") == baseline
+                and not (row["lever"] in levers and row["head"] in heads)]
 
 
 if __name__ == "__main__":

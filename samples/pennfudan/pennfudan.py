@@ -66,8 +66,8 @@ def load_pennfudan(subset: str, root: Path | None = None, limit: int | None = No
 
 class PennFudanConfig(RealDataConfig):
     """From scratch on 2 CPU cores: the real-photo preset (256 px squares, anchors
-    16-256 px, flips and mild jitter; the sample adds Copy-Paste) with tall anchors (pedestrian boxes are ~0.37 as wide
-    as high; at 256 px their size is 33-135 px)."""
+    16-256 px, flips and mild jitter; the sample adds Copy-Paste) with tall anchors
+    (pedestrian boxes are ~0.37 as wide as high; at 256 px their size is 33-135 px)."""
 
     NAME = "pennfudan"
     NUM_CLASSES = 1 + 1

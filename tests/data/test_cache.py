@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from mrcnn.data import CachedDataset, ShapesDataset
+from mrcnn.data.dataset import has_crowd
 from mrcnn.data.subset import DatasetSubset
 
 
@@ -83,3 +84,19 @@ def test_masks_with_crowd_regions_are_kept_too(shapes):
             np.testing.assert_array_equal(plain.load_mask_with_crowd(0)[0],
                                           source.load_mask(0)[0])
         assert list(plain._masks) == [0] and not plain._crowd_masks
+
+
+def test_duck_typed_data_sets_say_whether_they_have_crowd_regions(shapes):
+    """A data set that is not a Dataset has crowd regions when it has the method; wrappers
+    answer for what they wrap."""
+
+    class Plain:
+        def load_mask(self, image_id):
+            return shapes.load_mask(image_id)
+
+    class WithCrowd(Plain):
+        def load_mask_with_crowd(self, image_id):
+            return shapes.load_mask(image_id)
+
+    assert has_crowd(WithCrowd()) and not has_crowd(Plain()) and not has_crowd(shapes)
+    assert not CachedDataset(shapes).has_crowd

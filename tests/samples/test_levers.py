@@ -93,6 +93,16 @@ def test_levers_run_their_change_and_are_paired_with_the_baseline(fake_levers, t
     assert [r["lever"] for r in table] == ["group_norm", "image_320", "scale_jitter_wide",
                                            "baseline", "epochs_30"]
     assert "| image_320 | fcn | 2 |" in (out / "levers.md").read_text()
+    # Another head for a lever keeps the lever's earlier rows; a row of a lever since
+    # renamed keeps its own description.
+    table[0]["lever"] = "renamed"
+    (out / "levers.json").write_text(json.dumps(table))
+    levers.main(["--levers", "epochs_30", "--heads", "unet", "--seeds", "2", "--out", str(out),
+                 "--verbose", "0", "--resume"])
+    table = json.loads((out / "levers.json").read_text())
+    assert [(r["lever"], r["head"]) for r in table][-3:] == [
+        ("epochs_30", "fcn"), ("baseline", "unet"), ("epochs_30", "unet")]
+    assert f"- `renamed`: {levers.LEVERS['group_norm'].why}" in (out / "levers.md").read_text()
 
 
 def test_levers_pair_with_a_given_baseline_only_if_it_has_the_default_setting(fake_levers,
