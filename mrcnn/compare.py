@@ -145,10 +145,19 @@ def previous_runs(settings: CompareSettings, path: str) -> tuple[list[dict], flo
     return runs, float(report.get("wall_seconds", 0.0))
 
 
-def check_same_settings(report: dict, settings: CompareSettings, what: str, hint: str) -> None:
+def check_same_settings(report: dict, settings: CompareSettings, what: str, hint: str,
+                        config_class=None) -> None:
     """Raise ``ValueError`` when ``report`` was run with other settings than ``settings``
-    (apart from seeds, heads and where the output goes)."""
+    (apart from seeds, heads and where the output goes).
+
+    With ``config_class``, a ``--set`` field equal to that class's own value counts as not
+    set, on both sides: a field the class has since taken as its default still matches.
+    (The report does not record the class's defaults when it ran, so a run from before a
+    default changed cannot be told apart.)"""
     old, new, default = report["settings"], asdict(settings), asdict(CompareSettings())
+    if config_class is not None:
+        old = {**old, "config": fields_off_default(old.get("config", {}), config_class)}
+        new = {**new, "config": fields_off_default(new["config"], config_class)}
     changed = sorted(k for k in new if k not in RESUMABLE_CHANGES
                      and not _json_equal(old.get(k, default[k]), new[k]))
     if changed:
@@ -156,6 +165,12 @@ def check_same_settings(report: dict, settings: CompareSettings, what: str, hint
                          + ", ".join(f"{k}: {old.get(k, default[k])!r} -> {new[k]!r}"
                                      for k in changed)
                          + f"); {hint}")
+
+
+def fields_off_default(fields: dict, config_class) -> dict:
+    """The fields of ``fields`` whose value differs from ``config_class``'s own."""
+    return {k: v for k, v in fields.items()
+            if not (hasattr(config_class, k) and _json_equal(getattr(config_class, k), v))}
 
 
 def _json_equal(a, b) -> bool:

@@ -37,7 +37,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # this sample's module
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # samples/samples_common.py
 
-from pennfudan import DEFAULT_ARGS, pennfudan_dir, pennfudan_experiment  # noqa: E402
+from pennfudan import (  # noqa: E402
+    DEFAULT_ARGS,
+    PennFudanConfig,
+    pennfudan_dir,
+    pennfudan_experiment,
+)
 from samples_common import prepare_sample  # noqa: E402
 
 import mrcnn.compare  # noqa: E402
@@ -151,7 +156,8 @@ def main(argv=None) -> list[dict]:
             report = json.load(f)
         mrcnn.compare.check_same_settings(
             report, lever_settings("baseline", common, args.out),
-            f"--baseline {args.baseline}", "pair with a run of the default setting")
+            f"--baseline {args.baseline}", "pair with a run of the default setting",
+            config_class=PennFudanConfig)
         base_runs, baseline = report["runs"], f"`{args.baseline}`"
     else:
         levers = ["baseline", *(name for name in levers if name != "baseline")]

@@ -125,3 +125,19 @@ def test_levers_pair_with_a_given_baseline_only_if_it_has_the_default_setting(fa
     with pytest.raises(ValueError, match=r"--baseline .* other settings \(epochs: 20 -> 30\)"):
         levers.main(["--levers", "group_norm", "--baseline", str(path), "--epochs", "30",
                      "--out", str(tmp_path / "l2"), "--verbose", "0"])
+    # A --set field that PennFudanConfig has since taken as its default still matches;
+    # any other value does not.
+    report = json.loads(path.read_text())
+    default = levers.PennFudanConfig.MAX_GT_INSTANCES
+    for value in (default, default + 1):
+        report["settings"]["config"] = {"MAX_GT_INSTANCES": value}
+        path.write_text(json.dumps(report))
+        again = ["--levers", "group_norm", "--heads", "fcn", "unet", "--seeds", "2",
+                 "--baseline", str(path), "--out", str(tmp_path / "l"), "--resume",
+                 "--verbose", "0"]
+        if value == default:
+            assert levers.main(again)[1]["paired"]["mask AP"]["values"] == pytest.approx(
+                [0.02, 0.02])
+        else:
+            with pytest.raises(ValueError, match=r"config: \{'MAX_GT_INSTANCES': "):
+                levers.main(again)
