@@ -13,8 +13,8 @@ change beats the seed-to-seed noise.
 3-seed verdict's ``compare.json``); without it the ``baseline`` lever runs too.
 ``--resume`` keeps every finished run. Each lever's report goes to
 ``<out>/<lever>/pennfudan/``, the lever table to ``<out>/levers.md`` and ``levers.json``,
-rewritten after each lever (with the rows of other levers or heads that earlier calls
-paired with the same baseline).
+rewritten after each lever, with the rows that earlier calls wrote (one table per
+baseline).
 
 The levers (``LEVERS``), from *Rethinking ImageNet Pre-training* (He et al. 2019: GroupNorm
 and longer schedules for training from scratch) and *Simple Copy-Paste* (Ghiasi et al.
@@ -114,20 +114,26 @@ def lever_rows(name: str, report: dict, base_runs: list[dict], heads) -> list[di
     return rows
 
 
-def markdown(rows: list[dict], baseline: str) -> str:
-    """The lever table: each figure as mean ± std, then its paired change vs the baseline."""
+def markdown(rows: list[dict]) -> str:
+    """The lever tables, one per baseline: each figure as mean ± std, then its paired change
+    vs the baseline."""
     head = ("| lever | head | seeds | " + " | ".join(FIGURES) + " | "
             + " | ".join(f"Δ {f}" for f in FIGURES) + " | train min |")
-    lines = [f"Penn-Fudan levers, paired against {baseline} (Δ: lever − baseline per seed, "
-             "mean ± std)", "", head, "|" + " --- |" * (4 + 2 * len(FIGURES))]
-    for row in rows:
-        stats = [f"{row[f]['mean']:.3f} ± {row[f]['std']:.3f}" for f in FIGURES]
-        deltas = [f"{row['paired'][f]['mean']:+.3f} ± {row['paired'][f]['std']:.3f}"
-                  if row["paired"][f]["seeds"] else "n/a" for f in FIGURES]
-        lines.append(f"| {row['lever']} | {row['head']} | {len(row['seeds'])} | "
-                     + " | ".join(stats + deltas) + f" | {row['train_min']:.1f} |")
-    lines += ["", *(f"- `{name}`: {why}"
-                    for name, why in dict.fromkeys((r["lever"], r["why"]) for r in rows))]
+    lines = []
+    for baseline in dict.fromkeys(row.get("baseline") for row in rows):
+        lines += [f"Penn-Fudan levers, paired against {baseline} (Δ: lever − baseline per "
+                  "seed, mean ± std)", "", head, "|" + " --- |" * (4 + 2 * len(FIGURES))]
+        for row in rows:
+            if row.get("baseline") != baseline:
+                continue
+            stats = [f"{row[f]['mean']:.3f} ± {row[f]['std']:.3f}" for f in FIGURES]
+            deltas = [f"{row['paired'][f]['mean']:+.3f} ± {row['paired'][f]['std']:.3f}"
+                      if row["paired"][f]["seeds"] else "n/a" for f in FIGURES]
+            lines.append(f"| {row['lever']} | {row['head']} | {len(row['seeds'])} | "
+                         + " | ".join(stats + deltas) + f" | {row['train_min']:.1f} |")
+        lines.append("")
+    lines += [f"- `{name}`: {why}"
+              for name, why in dict.fromkeys((r["lever"], r["why"]) for r in rows)]
     return "\n".join(lines) + "\n"
 
 
@@ -174,19 +180,21 @@ def main(argv=None) -> list[dict]:
         table = earlier + rows
         write_text_atomically(os.path.join(args.out, "levers.json"),
                               json.dumps(table, indent=2, default=mrcnn.compare.json_default))
-        write_text_atomically(os.path.join(args.out, "levers.md"), markdown(table, baseline))
-    print("\n" + markdown(rows, baseline))
+        write_text_atomically(os.path.join(args.out, "levers.md"), markdown(table))
+    print("\n" + markdown(rows))
     return rows
 
 
 def earlier_rows(path: str, levers: list[str], heads: list[str], baseline: str) -> list[dict]:
-    """The rows an earlier call wrote to ``levers.json`` for other levers or heads, paired
-    with the same baseline: the table grows one call at a time."""
+    """The rows an earlier call wrote to ``levers.json``, but those this call makes again
+    (same lever, head and baseline): the table grows one call at a time, and rows paired
+    with another baseline stay, in a table of their own."""
     if not os.path.exists(path):
         return []
     with open(path) as f:
-        return [row for row in json.load(f) if row.get("baseline") == baseline
-                and not (row["lever"] in levers and row["head"] in heads)]
+        return [row for row in json.load(f) if not (row.get("baseline") == baseline
+                                                     and row["lever"] in levers
+                                                     and row["head"] in heads)]
 
 
 if __name__ == "__main__":

@@ -141,3 +141,13 @@ def test_levers_pair_with_a_given_baseline_only_if_it_has_the_default_setting(fa
         else:
             with pytest.raises(ValueError, match=r"config: \{'MAX_GT_INSTANCES': "):
                 levers.main(again)
+    # Levers paired with another baseline (here the baseline lever) join the table in a
+    # table of their own; the rows paired with the given baseline stay.
+    levers.main(["--levers", "image_320", "--seeds", "1", "--out", str(tmp_path / "l"),
+                 "--verbose", "0"])
+    table = json.loads((tmp_path / "l" / "levers.json").read_text())
+    assert [(r["lever"], r["head"]) for r in table] == [
+        ("group_norm", "fcn"), ("group_norm", "unet"), ("baseline", "fcn"), ("image_320", "fcn")]
+    text = (tmp_path / "l" / "levers.md").read_text()
+    assert text.index(f"paired against `{path}`") < text.index("| group_norm | unet |") < (
+        text.index("paired against the baseline lever")) < text.index("| image_320 | fcn | 1 |")
