@@ -17,28 +17,23 @@ happens at its (downscaled) resolution.
 
 from __future__ import annotations
 
-import copy
 import threading
 
 import cv2
 import numpy as np
 
-from mrcnn.data.dataset import Dataset, has_crowd
+from mrcnn.data.dataset import Dataset, WrappedDataset
 
 
-class CachedDataset(Dataset):
+class CachedDataset(WrappedDataset):
     """A prepared ``Dataset``'s classes and images, memoised and optionally downscaled."""
 
     def __init__(self, dataset: Dataset, max_dim: int | None = None, cache: bool = True):
-        super().__init__()
-        if not hasattr(dataset, "class_names"):
-            raise RuntimeError("CachedDataset: call prepare() on the wrapped data set first")
+        super().__init__(dataset)
         if max_dim is not None and max_dim < 1:
             raise ValueError(f"CachedDataset: max_dim must be positive, got {max_dim}")
-        self.dataset = dataset
         self.max_dim = max_dim
         self.cache = cache
-        self.class_info = copy.deepcopy(dataset.class_info)
         self.image_info = [dict(info) for info in dataset.image_info]
         for info in self.image_info:  # sizes as served (evaluation reads them)
             if "height" in info and "width" in info:
@@ -81,10 +76,6 @@ class CachedDataset(Dataset):
         if not self.has_crowd:
             return self.load_mask(image_id)
         return self._cached(self._crowd_masks, image_id, self.dataset.load_mask_with_crowd)
-
-    @property
-    def has_crowd(self) -> bool:
-        return has_crowd(self.dataset)
 
     def _cached(self, store: dict, image_id: int, load) -> tuple[np.ndarray, np.ndarray]:
         """``load(image_id)`` downscaled, kept in ``store``; copies are served."""

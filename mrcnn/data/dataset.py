@@ -396,6 +396,23 @@ class Dataset:
                        "and training will drop it")
 
 
+class WrappedDataset(Dataset):
+    """A data set served from another, prepared ``dataset``: its classes (copied), and its
+    crowd regions where it has them. ``DatasetSubset`` and ``CachedDataset`` build on it."""
+
+    def __init__(self, dataset: Dataset):
+        super().__init__()
+        if not hasattr(dataset, "class_names"):
+            raise RuntimeError(f"{type(self).__name__}: call prepare() on the wrapped data "
+                               "set first")
+        self.dataset = dataset
+        self.class_info = [dict(info) for info in dataset.class_info]
+
+    @property
+    def has_crowd(self) -> bool:
+        return has_crowd(self.dataset)
+
+
 def _clean_name(name: str) -> str:
     """First comma-separated part of a class name, stripped ("person, human" -> "person")."""
     return name.split(",")[0].strip()

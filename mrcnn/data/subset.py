@@ -10,10 +10,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mrcnn.data.dataset import Dataset, has_crowd
+from mrcnn.data.dataset import Dataset, WrappedDataset
 
 
-class DatasetSubset(Dataset):
+class DatasetSubset(WrappedDataset):
     """The images ``image_ids`` of a prepared ``dataset``, renumbered 0..N-1; same classes.
 
     Image ``i`` of the subset is image ``image_ids[i]`` of ``dataset``: images, masks
@@ -21,17 +21,13 @@ class DatasetSubset(Dataset):
     """
 
     def __init__(self, dataset: Dataset, image_ids: Sequence[int]):
-        super().__init__()
-        if not hasattr(dataset, "class_names"):
-            raise RuntimeError("DatasetSubset: call prepare() on the wrapped data set first")
+        super().__init__(dataset)
         ids = [int(i) for i in image_ids]
         bad = [i for i in ids if not 0 <= i < dataset.num_images]
         if bad:
             raise ValueError(f"DatasetSubset: image ids {bad[:5]} are not in the data set "
                              f"({dataset.num_images} images)")
-        self.dataset = dataset
         self.parent_ids = ids
-        self.class_info = [dict(info) for info in dataset.class_info]
         self.image_info = [dict(dataset.image_info[i]) for i in ids]
         self.prepare()
 
@@ -43,10 +39,6 @@ class DatasetSubset(Dataset):
 
     def load_mask_with_crowd(self, image_id: int) -> tuple[np.ndarray, np.ndarray]:
         return self.dataset.load_mask_with_crowd(self.parent_ids[image_id])
-
-    @property
-    def has_crowd(self) -> bool:
-        return has_crowd(self.dataset)
 
     def image_reference(self, image_id: int) -> str:
         return self.dataset.image_reference(self.parent_ids[image_id])
