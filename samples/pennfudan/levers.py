@@ -10,7 +10,7 @@ seed) and is judged seed by seed against the baseline runs of the same head and 
 paired difference cancels what a seed does to both, so its mean ± std says whether the
 change beats the seed-to-seed noise.
 ``--baseline`` pairs against an earlier comparison with the default setting (e.g. the
-3-seed verdict's ``compare.json``); without it the ``baseline`` lever runs too.
+``compare.json`` of ``train.py --seeds 3``); without it the ``baseline`` lever runs too.
 ``--resume`` keeps every finished run. Each lever's report goes to
 ``<out>/<lever>/pennfudan/``, the lever table to ``<out>/levers.md`` and ``levers.json``,
 rewritten after each lever, with the rows that earlier calls wrote (one table per
