@@ -295,8 +295,10 @@ def summarize(runs: list[dict], heads) -> dict:
     return summary
 
 
-# Figures whose per-seed difference between heads decides the comparison.
-PAIRED_FIELDS = ("mask AP", "mask AP50", "mask AP75", "mask AP90", "Boundary IoU (TP)")
+# Figures whose per-seed difference between heads decides the comparison; box AP (the
+# same box head for every mask head) tells a gain in the masks from one in detection.
+PAIRED_FIELDS = ("mask AP", "mask AP50", "mask AP75", "mask AP90", "Boundary IoU (TP)",
+                 "box AP")
 
 
 def paired_differences(runs: list[dict], heads) -> dict:

@@ -99,7 +99,7 @@ def test_paired_differences_are_per_seed_and_skip_unpaired_seeds():
     def record(head, seed, ap):
         return {"head": head, "seed": seed, "segm": {"AP": ap, "AP50": 0.5, "AP75": ap,
                                                       "AP90": 0.1},
-                "mask_quality": {"boundary_iou": ap / 2}}
+                "bbox": {"AP": 0.5 - ap / 10}, "mask_quality": {"boundary_iou": ap / 2}}
 
     runs = [record("fcn", 0, 0.30), record("unet", 0, 0.34), record("fcn", 1, 0.20),
             record("unet", 1, 0.22), record("fcn", 2, 0.25)]  # seed 2 has no unet run
@@ -110,6 +110,7 @@ def test_paired_differences_are_per_seed_and_skip_unpaired_seeds():
     assert paired["mask AP"]["std"] == pytest.approx(0.01)
     assert paired["mask AP50"]["mean"] == 0.0
     assert paired["Boundary IoU (TP)"]["mean"] == pytest.approx(0.015)
+    np.testing.assert_allclose(paired["box AP"]["values"], [-0.004, -0.002])
 
 
 def test_unknown_dataset_is_a_clear_error(tmp_path):

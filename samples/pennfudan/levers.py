@@ -83,7 +83,7 @@ LEVERS: dict[str, Lever] = {
 }
 
 # Figures of the lever table: name in mrcnn.compare's summary.
-FIGURES = ("mask AP", "mask AP50", "mask AP75", "Boundary IoU (TP)")
+FIGURES = ("mask AP", "mask AP50", "mask AP75", "Boundary IoU (TP)", "box AP")
 
 
 def lever_settings(name: str, common: list[str], out: str):
@@ -126,9 +126,11 @@ def markdown(rows: list[dict]) -> str:
         for row in rows:
             if row.get("baseline") != baseline:
                 continue
-            stats = [f"{row[f]['mean']:.3f} ± {row[f]['std']:.3f}" for f in FIGURES]
+            # A row written before a figure joined FIGURES shows n/a for it.
+            stats = [f"{row[f]['mean']:.3f} ± {row[f]['std']:.3f}" if f in row else "n/a"
+                     for f in FIGURES]
             deltas = [f"{row['paired'][f]['mean']:+.3f} ± {row['paired'][f]['std']:.3f}"
-                      if row["paired"][f]["seeds"] else "n/a" for f in FIGURES]
+                      if row["paired"].get(f, {}).get("seeds") else "n/a" for f in FIGURES]
             lines.append(f"| {row['lever']} | {row['head']} | {len(row['seeds'])} | "
                          + " | ".join(stats + deltas) + f" | {row['train_min']:.1f} |")
         lines.append("")
