@@ -114,17 +114,22 @@ def lever_rows(name: str, report: dict, base_runs: list[dict], heads) -> list[di
     return rows
 
 
+def baseline_of(row: dict) -> str:
+    """What a row was paired against; rows written before ``levers.json`` recorded it say so."""
+    return row.get("baseline", "a baseline levers.json did not record")
+
+
 def markdown(rows: list[dict]) -> str:
     """The lever tables, one per baseline: each figure as mean ± std, then its paired change
     vs the baseline."""
     head = ("| lever | head | seeds | " + " | ".join(FIGURES) + " | "
             + " | ".join(f"Δ {f}" for f in FIGURES) + " | train min |")
     lines = []
-    for baseline in dict.fromkeys(row.get("baseline") for row in rows):
+    for baseline in dict.fromkeys(map(baseline_of, rows)):
         lines += [f"Penn-Fudan levers, paired against {baseline} (Δ: lever − baseline per "
                   "seed, mean ± std)", "", head, "|" + " --- |" * (4 + 2 * len(FIGURES))]
         for row in rows:
-            if row.get("baseline") != baseline:
+            if baseline_of(row) != baseline:
                 continue
             # A row written before a figure joined FIGURES shows n/a for it.
             stats = [f"{row[f]['mean']:.3f} ± {row[f]['std']:.3f}" if f in row else "n/a"
@@ -194,7 +199,7 @@ def earlier_rows(path: str, levers: list[str], heads: list[str], baseline: str) 
     if not os.path.exists(path):
         return []
     with open(path) as f:
-        return [row for row in json.load(f) if not (row.get("baseline") == baseline
+        return [row for row in json.load(f) if not (baseline_of(row) == baseline
                                                      and row["lever"] in levers
                                                      and row["head"] in heads)]
 

@@ -151,3 +151,7 @@ def test_levers_pair_with_a_given_baseline_only_if_it_has_the_default_setting(fa
     text = (tmp_path / "l" / "levers.md").read_text()
     assert text.index(f"paired against `{path}`") < text.index("| group_norm | unet |") < (
         text.index("paired against the baseline lever")) < text.index("| image_320 | fcn | 1 |")
+    # A row written before levers.json recorded its baseline says so, in a table of its own.
+    del table[0]["baseline"]
+    assert "paired against a baseline levers.json did not record" in levers.markdown(table)
+    assert "None" not in levers.markdown(table)
