@@ -200,6 +200,12 @@ def test_compare_runs_a_spec_and_checks_heads_first(trained, tmp_path, monkeypat
     config, train_set, val_set = mrcnn.compare.EXPERIMENTS.pop("mine")(settings, 0)
     assert (train_set.num_images, val_set.num_images) == (4, 2)
     assert config.NUM_CLASSES == 2
+    # Without --epochs and --image-size, real data trains as `mrcnn train` does (not at
+    # the runner's shapes setting, 128 px and 15 epochs).
+    assert main(["compare", *spec, "--out", str(tmp_path), "--name", "mine"]) == 0
+    assert (seen[1].epochs, seen[1].image_size) == (20, 256)
+    config, _, _ = mrcnn.compare.EXPERIMENTS.pop("mine")(seen[1], 0)
+    assert config.IMAGE_MAX_DIM == 256
 
 
 def test_errors_are_one_line_without_traceback(tmp_path, capsys, monkeypatch):

@@ -5,7 +5,9 @@ Every head trains with the same data order, initialisation of the shared layers,
 augmentation and schedule, and is scored on the same held-out images; the report
 (``<out>/<name>/compare.{json,md}`` and plots) is rewritten after every run, and
 ``--resume`` continues an interrupted comparison. Every option of ``python -m
-mrcnn.compare`` applies (``--epochs``, ``--steps-per-epoch``, ``--image-size``, ...).
+mrcnn.compare`` applies (``--epochs``, ``--steps-per-epoch``, ``--image-size``, ...); on
+data other than shapes the defaults are ``mrcnn train``'s (20 epochs, 256 px), not the
+runner's shapes setting.
 """
 
 from __future__ import annotations
@@ -54,12 +56,16 @@ def spec_experiment(spec_text: str, val_text: str | None, holdout: int | None):
 def run(args, rest) -> int:
     import mrcnn.compare
     from mrcnn.cli.data_specs import parse_spec
-    from mrcnn.cli.train import import_modules
+    from mrcnn.cli.train import EPOCHS, IMAGE_SIZE, import_modules
 
     import_modules(args.imports)
-    settings = mrcnn.compare.parse_args(["--dataset", "shapes", *rest])  # options checked first
-    mrcnn.compare.check_heads(settings.heads)
     spec = parse_spec(args.dataset)
+    # Real data trains as `mrcnn train` does; options given on the command line come later
+    # and win.
+    defaults = [] if spec.kind == "shapes" else ["--epochs", str(EPOCHS),
+                                                 "--image-size", str(IMAGE_SIZE)]
+    settings = mrcnn.compare.parse_args(["--dataset", "shapes", *defaults, *rest])
+    mrcnn.compare.check_heads(settings.heads)
     name = args.name or spec.name
     if spec.kind == "shapes" and not (args.val or args.holdout):
         name = "shapes"  # the runner's own shapes experiment (seeded data per run)

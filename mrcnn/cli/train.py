@@ -36,6 +36,9 @@ OPTION_FIELDS = {"MASK_HEAD": "--head", "STEPS_PER_EPOCH": "--steps-per-epoch",
                  "BACKBONE": "--backbone", "NAME": "--name", "GPU_COUNT": "--strategy",
                  "IMAGE_MIN_DIM": "--image-size", "IMAGE_MAX_DIM": "--image-size"}
 BACKBONE_FOR_WEIGHTS = {"coco": "resnet101", "imagenet": "resnet50"}
+# The schedule and input size of a run on the user's data (the samples' setting); `mrcnn
+# compare` uses them too, so that a comparison trains as `mrcnn train` does.
+EPOCHS, IMAGE_SIZE = 20, 256
 
 
 def add_parser(subparsers) -> None:
@@ -51,9 +54,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--backbone", default=None,
                         help="resnet_light (default from scratch), resnet50 (default with "
                              "imagenet), resnet101 (default with coco)")
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--steps-per-epoch", type=int, default=100)
-    parser.add_argument("--image-size", type=int, default=256,
+    parser.add_argument("--image-size", type=int, default=IMAGE_SIZE,
                         help="square input side, a multiple of 64 (default: %(default)s)")
     parser.add_argument("--layers", default="all",
                         help="heads, 3+, 4+, 5+, all, or a regex (default: %(default)s)")
