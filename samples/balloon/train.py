@@ -17,11 +17,9 @@ release) if it is missing, checks the extracted files and puts them in ``--data 
 
     python samples/balloon/train.py --download --heads fcn unet
 
-Measured on the project's 2-core CPU (2026-11-22): 0.2-0.4 s a step for FCN and about
-0.4 s for U-Net; with the defaults (20 epochs x 100 steps) 10 + 13 minutes of training and
-22.8 minutes in all for both heads. Held-out mask AP / AP50: FCN 0.136 / 0.224, U-Net
-0.151 / 0.226; with ``--epochs 40`` FCN 0.223 / 0.338, U-Net 0.206 / 0.299 (see
-samples/README.md).
+Measured results are in samples/README.md: the 3-seed verdict (FCN mask AP 0.291 ± 0.017,
+U-Net 0.273 ± 0.003; FCN epochs of 39-41 s, U-Net 64-82 s on the project's 2-core CPU), the
+per-seed paired differences, and the single-seed runs before the geometry fix.
 """
 
 from __future__ import annotations
