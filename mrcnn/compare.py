@@ -152,8 +152,8 @@ def check_same_settings(report: dict, settings: CompareSettings, what: str, hint
 
     With ``config_class``, a ``--set`` field equal to that class's own value counts as not
     set, on both sides: a field the class has since taken as its default still matches.
-    (The report does not record the class's defaults when it ran, so a run from before a
-    default changed cannot be told apart.)"""
+    Whether the class's other defaults are still those of the report's runs is
+    :func:`check_same_config`'s question."""
     old, new, default = report["settings"], asdict(settings), asdict(CompareSettings())
     if config_class is not None:
         old = {**old, "config": fields_off_default(old.get("config", {}), config_class)}
@@ -165,6 +165,35 @@ def check_same_settings(report: dict, settings: CompareSettings, what: str, hint
                          + ", ".join(f"{k}: {old.get(k, default[k])!r} -> {new[k]!r}"
                                      for k in changed)
                          + f"); {hint}")
+
+
+def check_same_config(runs: list[dict], configs: dict, what: str, hint: str) -> None:
+    """Raise ``ValueError`` when a run of ``runs`` trained with another value of a config
+    field than ``configs[head]`` (the config its head would train with now) has: a class
+    default changed since, say. Fields the runner sets from its options (compared as
+    settings), fields derived from others, and runs or fields a report did not record (runs
+    before 2026-11-30 carry no ``config``; a lambda is recorded by its address, which
+    another process does not share) are left aside."""
+    skip = RUNNER_FIELDS.keys() | DERIVED_FIELDS
+
+    def recorded(value) -> bool:
+        return not (isinstance(value, str) and " at 0x" in value)
+
+    for run in runs:
+        if run.get("config") is None or run["head"] not in configs:
+            continue
+        old, new = run["config"], config_record(configs[run["head"]])
+        changed = sorted(k for k in old.keys() & new.keys() - skip
+                         if old[k] != new[k] and recorded(old[k]) and recorded(new[k]))
+        if changed:
+            raise ValueError(f"{what}: seed {run['seed']} of {run['head']} trained with "
+                             "another config (" + ", ".join(f"{k}: {old[k]!r} -> {new[k]!r}"
+                                                            for k in changed) + f"); {hint}")
+
+
+def config_record(config) -> dict:
+    """Every field of ``config`` as a run's record in compare.json keeps it (``config``)."""
+    return json.loads(json.dumps(config.to_dict(), default=json_default))
 
 
 def fields_off_default(fields: dict, config_class) -> dict:
@@ -183,6 +212,8 @@ def _json_equal(a, b) -> bool:
 RUNNER_FIELDS = {"MASK_HEAD": "--heads", "NAME": "the data set and head",
                  "DTYPE_POLICY": "--dtype-policy", "IMAGE_MIN_DIM": "--image-size",
                  "IMAGE_MAX_DIM": "--image-size", "STEPS_PER_EPOCH": "--steps-per-epoch"}
+# Fields a config computes from others when it is built.
+DERIVED_FIELDS = {"BATCH_SIZE", "IMAGE_SHAPE", "IMAGE_META_SIZE", "MASK_SHAPE"}
 
 
 def head_config(config_class, head: str, settings: CompareSettings):
@@ -234,6 +265,8 @@ def run(settings: CompareSettings) -> dict:
         check_config_fields(config_class, settings.config, RUNNER_FIELDS)
         # Every head's config is validated before the first trains.
         configs = {head: head_config(config_class, head, settings) for head in settings.heads}
+        check_same_config(runs, configs, f"cannot resume {out_dir}",
+                          "use another --out or drop --resume")
         for head in settings.heads:
             if (seed, head) in done:
                 continue
@@ -244,7 +277,8 @@ def run(settings: CompareSettings) -> dict:
                                  verbose=settings.verbose, weights=settings.weights)
             detector = load_detector(config, trained.checkpoint, settings.logs)
             metrics = evaluate_run(detector, val_set)
-            runs.append({**asdict(trained), **metrics, "head_profile": mask_head_profile(config)})
+            runs.append({**asdict(trained), **metrics, "head_profile": mask_head_profile(config),
+                         "config": config_record(config)})
             write_report(settings, runs, wall_before + time.perf_counter() - tic, out_dir)
             print(f"seed {seed} {head}: segm AP {metrics['segm']['AP']:.3f}, "
                   f"AP50 {metrics['segm']['AP50']:.3f}, AP75 {metrics['segm']['AP75']:.3f}, "

@@ -57,7 +57,7 @@ def train_head(config, train_set, val_set, epochs: int, seed: int, model_dir: st
                           augmentation=augmentation, seed=seed, verbose=verbose)
         for key, values in run.history.items():
             history.setdefault(key, []).extend(float(v) for v in values)
-    return TrainedHead(head=config.MASK_HEAD, seed=seed, checkpoint=model.find_last(),
+    return TrainedHead(head=config.MASK_HEAD, seed=seed, checkpoint=model.last_checkpoint(),
                        parameters=model.keras_model.count_params(),
                        train_seconds=time.perf_counter() - tic, history=history,
                        pretrained=pretrained)

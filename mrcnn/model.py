@@ -98,6 +98,21 @@ class MaskRCNN:
                 return checkpoints[-1]
         raise FileNotFoundError(f"no checkpoint of {self.config.NAME!r} under {self.model_dir!r}")
 
+    def checkpoint_pattern(self) -> str:
+        """The path of this run's checkpoints, a ``str.format`` pattern of ``epoch``."""
+        return os.path.join(self.log_dir,
+                            f"mask_rcnn_{self.config.NAME.lower()}_{{epoch:04d}}.weights.h5")
+
+    def last_checkpoint(self) -> str:
+        """The checkpoint of this model's own run at its current epoch (after ``train``, the
+        last one it wrote). Unlike :meth:`find_last`, never another run's: a run of the
+        same name started later in ``model_dir`` (another process, say) has a newer folder."""
+        path = self.checkpoint_pattern().format(epoch=self.epoch) if self.log_dir else None
+        if path is None or not os.path.exists(path):
+            raise FileNotFoundError(f"no checkpoint of this {self.config.NAME!r} run at epoch "
+                                    f"{self.epoch} (it has not trained or loaded one)")
+        return path
+
     @classmethod
     def from_checkpoint(cls, path: str, mode: str = "inference", model_dir: str = "logs",
                         info: dict | None = None, **overrides) -> MaskRCNN:

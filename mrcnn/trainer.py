@@ -381,8 +381,7 @@ class Trainer:
         """Per-epoch checkpoints in the run folder (written by the chief only), knowing the
         current epoch's checkpoint as the last good one when it exists."""
         model = self.model
-        pattern = os.path.join(model.log_dir,
-                               f"mask_rcnn_{model.config.NAME.lower()}_{{epoch:04d}}.weights.h5")
+        pattern = model.checkpoint_pattern()
         checkpoint = AtomicCheckpoint(pattern, write=is_chief(model.strategy),
                                       info=checkpoint_info(model.config, model.class_names))
         previous = pattern.format(epoch=model.epoch) if model.epoch else None

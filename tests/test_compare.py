@@ -58,6 +58,11 @@ def test_smoke_run_writes_a_well_formed_report(tiny_registered, tmp_path, monkey
 
     def recording_train_head(config, *args, **kwargs):
         seen.append((config.MASK_HEAD, config.DTYPE_POLICY))
+        # Another run of the same name, started later in the same folder (a second
+        # process): each run is scored with its own checkpoint, never that one's.
+        decoy = tmp_path / "logs" / f"{config.NAME.lower()}29991231T235959"
+        decoy.mkdir(parents=True)
+        (decoy / f"mask_rcnn_{config.NAME.lower()}_0001.weights.h5").write_bytes(b"other")
         return train_head(config, *args, **kwargs)
 
     monkeypatch.setattr(mrcnn.compare, "train_head", recording_train_head)
@@ -76,6 +81,10 @@ def test_smoke_run_writes_a_well_formed_report(tiny_registered, tmp_path, monkey
         assert len(r["ap_vs_iou"]["AP"]) == 10
         assert len(r["history"]["total_loss"]) == 1
         assert r["ms_per_image"] > 0 and r["head_profile"]["flops_per_roi"] > 0
+        assert "29991231" not in r["checkpoint"] and r["checkpoint"].endswith("_0001.weights.h5")
+        # The config each run trained with is recorded (a later --resume checks it).
+        assert (r["config"]["MASK_HEAD"], r["config"]["DTYPE_POLICY"]) == (
+            r["head"], "mixed_bfloat16")
     fcn, unet = (report["summary"][h] for h in ("fcn", "unet"))
     assert unet["head params"]["mean"] > fcn["head params"]["mean"]
     assert set(fcn) == set(unet) and "Boundary IoU (TP)" in fcn
@@ -304,3 +313,24 @@ def test_copy_paste_wraps_every_runs_augmentation(fake_runs, tmp_path, monkeypat
         assert augmentation.per_image is TinyConfig.AUGMENTATION and given is augmentation
     assert report["settings"]["copy_paste"] == 0.25
     assert "Simple Copy-Paste on 0.25 of the training samples" in markdown_table(report)
+
+
+def test_resume_refuses_runs_whose_recorded_config_differs_from_todays():
+    """A recorded field that differs now is named; the runner's own fields, derived ones,
+    fields recorded by a lambda's address, and runs without a record are left aside."""
+    from mrcnn.compare import check_same_config, config_record, head_config
+
+    class Config(TinyConfig):
+        AUGMENTATION = staticmethod(lambda image, masks, rng: (image, masks))
+
+    settings = CompareSettings()
+    record = config_record(head_config(Config, "fcn", settings))
+    assert record["AUGMENTATION"].startswith("<function") and " at 0x" in record["AUGMENTATION"]
+    runs = [{"head": "fcn", "seed": 0, "config": {**record, "AUGMENTATION": "<function x at 0x1>",
+                                                  "IMAGE_MAX_DIM": 999, "IMAGE_SHAPE": [1]}},
+            {"head": "fcn", "seed": 1}]
+    check_same_config(runs, {"fcn": head_config(Config, "fcn", settings)}, "w", "h")
+    Config.LEARNING_RATE = record["LEARNING_RATE"] * 2
+    with pytest.raises(ValueError, match=r"^w: seed 0 of fcn trained with another config "
+                                         r"\(LEARNING_RATE: 0\.001 -> 0\.002\); h$"):
+        check_same_config(runs, {"fcn": head_config(Config, "fcn", settings)}, "w", "h")

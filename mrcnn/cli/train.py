@@ -160,7 +160,7 @@ def run(args) -> int:
     model.train(train_set, val_set, args.lr, args.epochs,
                 layers=args.layers, seed=args.seed, resume=args.resume, verbose=1)
     if is_chief(strategy):  # the chief wrote the checkpoints and evaluates them
-        checkpoint = model.find_last()
+        checkpoint = model.last_checkpoint()
         print(f"checkpoint: {checkpoint}")
         if val_set is not None:
             detector = MaskRCNN.from_checkpoint(checkpoint, model_dir=args.logs)

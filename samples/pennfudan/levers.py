@@ -10,7 +10,8 @@ seed) and is judged seed by seed against the baseline runs of the same head and 
 paired difference cancels what a seed does to both, so its mean ± std says whether the
 change beats the seed-to-seed noise.
 ``--baseline`` pairs against an earlier comparison with the default setting (e.g. the
-``compare.json`` of ``train.py --seeds 3``); without it the ``baseline`` lever runs too.
+``compare.json`` of ``train.py --seeds 3``), refused if its settings or the config its runs
+recorded differ from today's default; without it the ``baseline`` lever runs too.
 ``--resume`` keeps every finished run. Each lever's report goes to
 ``<out>/<lever>/pennfudan/``, the lever table to ``<out>/levers.md`` and ``levers.json``,
 rewritten after each lever, with the rows that earlier calls wrote (one table per
@@ -167,10 +168,14 @@ def main(argv=None) -> list[dict]:
     if args.baseline:
         with open(args.baseline) as f:
             report = json.load(f)
-        mrcnn.compare.check_same_settings(
-            report, lever_settings("baseline", common, args.out),
-            f"--baseline {args.baseline}", "pair with a run of the default setting",
-            config_class=PennFudanConfig)
+        settings = lever_settings("baseline", common, args.out)
+        what, hint = f"--baseline {args.baseline}", "pair with a run of the default setting"
+        mrcnn.compare.check_same_settings(report, settings, what, hint,
+                                          config_class=PennFudanConfig)
+        # The runner's own fields (image size, steps) are settings: the class will do.
+        mrcnn.compare.check_same_config(
+            report["runs"], {head: mrcnn.compare.head_config(PennFudanConfig, head, settings)
+                             for head in args.heads}, what, hint)
         base_runs, baseline = report["runs"], f"`{args.baseline}`"
     else:
         levers = ["baseline", *(name for name in levers if name != "baseline")]

@@ -12,7 +12,7 @@ import mrcnn.compare
 from mrcnn.data import augment
 from mrcnn.data.copy_paste import CopyPaste
 from mrcnn.experiment import TrainedHead
-from tests.conftest import TinyConfig, fake_comparison, fake_metrics
+from tests.conftest import fake_comparison, fake_metrics
 from tests.samples import SAMPLES, sample_module
 
 levers = sample_module("pennfudan_levers", SAMPLES / "pennfudan" / "levers.py")
@@ -26,8 +26,7 @@ def fake_levers(monkeypatch, tmp_path):
     def experiment(settings, seed):
         size = settings.image_size
 
-        class Config(TinyConfig):
-            NAME = "pennfudan"
+        class Config(levers.PennFudanConfig):  # no model is built
             IMAGE_MIN_DIM = IMAGE_MAX_DIM = size
         return Config, None, None
 
@@ -106,7 +105,8 @@ def test_levers_run_their_change_and_are_paired_with_the_baseline(fake_levers, t
 
 
 def test_levers_pair_with_a_given_baseline_only_if_it_has_the_default_setting(fake_levers,
-                                                                             tmp_path):
+                                                                             tmp_path,
+                                                                             monkeypatch):
     mrcnn.compare.EXPERIMENTS["pennfudan"] = levers.pennfudan_experiment
     base = mrcnn.compare.run(levers.lever_settings(
         "baseline", ["--heads", "fcn", "unet", "--seeds", "2", "--verbose", "0"],
@@ -141,6 +141,16 @@ def test_levers_pair_with_a_given_baseline_only_if_it_has_the_default_setting(fa
         else:
             with pytest.raises(ValueError, match=r"config: \{'MAX_GT_INSTANCES': "):
                 levers.main(again)
+    # A class default changed since the baseline ran: its runs recorded their config, so
+    # the pairing is refused, naming the field.
+    report["settings"]["config"] = {}
+    path.write_text(json.dumps(report))
+    assert report["runs"][0]["config"]["DETECTION_MAX_INSTANCES"] == 20
+    with monkeypatch.context() as patch, pytest.raises(
+            ValueError, match=r"seed 0 of fcn trained with another config "
+                              r"\(DETECTION_MAX_INSTANCES: 20 -> 30\)"):
+        patch.setattr(levers.PennFudanConfig, "DETECTION_MAX_INSTANCES", 30)
+        levers.main(again)
     # Levers paired with another baseline (here the baseline lever) join the table in a
     # table of their own; the rows paired with the given baseline stay.
     levers.main(["--levers", "image_320", "--seeds", "1", "--out", str(tmp_path / "l"),
@@ -155,3 +165,9 @@ def test_levers_pair_with_a_given_baseline_only_if_it_has_the_default_setting(fa
     del table[0]["baseline"]
     assert "paired against a baseline levers.json did not record" in levers.markdown(table)
     assert "None" not in levers.markdown(table)
+    # A seed added with --resume to runs made before a class default changed is refused.
+    with monkeypatch.context() as patch, pytest.raises(
+            ValueError, match=r"cannot resume .*baseline.* trained with another config"):
+        patch.setattr(levers.PennFudanConfig, "DETECTION_MAX_INSTANCES", 30)
+        levers.main(["--levers", "image_320", "--seeds", "2", "--out", str(tmp_path / "l"),
+                     "--resume", "--verbose", "0"])
