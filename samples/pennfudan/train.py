@@ -1,14 +1,15 @@
 """Train Mask R-CNN from scratch on Penn-Fudan pedestrians and compare the mask heads.
 
-    python samples/pennfudan/train.py --heads fcn unet --epochs 20
+    python samples/pennfudan/train.py --heads fcn unet
 
 Trains each head on the 120 training images (same data order, augmentation and
 initialisation for every head), evaluates on the 50 held-out images (the last 50 by file
 name, see pennfudan.py) and prints the comparison table (COCO mask AP/AP50/AP75/AP90, box
-AP, Boundary IoU, VOC mAP@0.5, parameters, time). Defaults: one seed, 256 px, 100 steps
-of 4 images an epoch, Simple Copy-Paste on half the samples (``--copy-paste 0`` turns it
-off); every option of ``python -m mrcnn.compare`` applies. Results go to
-``results/pennfudan/``, checkpoints and TensorBoard logs to ``logs/``.
+AP, Boundary IoU, VOC mAP@0.5, parameters, time). Defaults: one seed, 256 px, 30 epochs of
+100 steps of 4 images (``--epochs 20`` is the schedule of the head verdicts), Simple
+Copy-Paste on half the samples (``--copy-paste 0`` turns it off); every option of
+``python -m mrcnn.compare`` applies. Results go to ``results/pennfudan/``, checkpoints and
+TensorBoard logs to ``logs/``.
 
 Data: ``--data DIR`` (a folder holding ``pennfudan/PennFudanPed``, or ``PennFudanPed``
 itself), else ``$MRCNN_DATA``, else ``<repo>/../shared/data`` then ``~/.cache/mrcnn/data``.

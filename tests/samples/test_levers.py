@@ -56,8 +56,8 @@ def test_levers_run_their_change_and_are_paired_with_the_baseline(fake_levers, t
     rows = levers.main(argv)
     # The baseline runs first, then each lever with its one change.
     settings = [(r["norm"], r["size"], r["epochs"]) for r in fake_levers]
-    assert settings == [("batch", 256, 20)] * 2 + [("group", 256, 20)] * 2 + [
-        ("batch", 320, 20)] * 2 + [("batch", 256, 20)] * 2
+    assert settings == [("batch", 256, 30)] * 2 + [("group", 256, 30)] * 2 + [
+        ("batch", 320, 30)] * 2 + [("batch", 256, 30)] * 2
     # The sample's Copy-Paste wraps every lever's per-image augmentation.
     default, jitter = (fake_levers[i]["augmentation"] for i in (0, -1))
     assert isinstance(jitter, CopyPaste) and jitter.p == 0.5 == default.p
@@ -78,9 +78,9 @@ def test_levers_run_their_change_and_are_paired_with_the_baseline(fake_levers, t
     fake_levers.clear()
     assert levers.main([*argv, "--resume"]) == rows and fake_levers == []
     # Another lever later: the table keeps the earlier levers' rows, and adds its own.
-    levers.main(["--levers", "epochs_30", "--seeds", "2", "--out", str(out), "--verbose", "0",
+    levers.main(["--levers", "epochs_40", "--seeds", "2", "--out", str(out), "--verbose", "0",
                  "--resume"])
-    assert [r["epochs"] for r in fake_levers] == [30, 30]
+    assert [r["epochs"] for r in fake_levers] == [40, 40]
     # A lever can take the default's Copy-Paste away.
     fake_levers.clear()
     levers.main(["--levers", "no_copy_paste", "--seeds", "1", "--out", str(tmp_path / "n"),
@@ -90,17 +90,17 @@ def test_levers_run_their_change_and_are_paired_with_the_baseline(fake_levers, t
     assert repr(without) == repr(pasting.per_image)
     table = json.loads((out / "levers.json").read_text())
     assert [r["lever"] for r in table] == ["group_norm", "image_320", "scale_jitter_wide",
-                                           "baseline", "epochs_30"]
+                                           "baseline", "epochs_40"]
     assert "| image_320 | fcn | 2 |" in (out / "levers.md").read_text()
     # Another head for a lever keeps the lever's earlier rows; a row of a lever since
     # renamed keeps its own description.
     table[0]["lever"] = "renamed"
     (out / "levers.json").write_text(json.dumps(table))
-    levers.main(["--levers", "epochs_30", "--heads", "unet", "--seeds", "2", "--out", str(out),
+    levers.main(["--levers", "epochs_40", "--heads", "unet", "--seeds", "2", "--out", str(out),
                  "--verbose", "0", "--resume"])
     table = json.loads((out / "levers.json").read_text())
     assert [(r["lever"], r["head"]) for r in table][-3:] == [
-        ("epochs_30", "fcn"), ("baseline", "unet"), ("epochs_30", "unet")]
+        ("epochs_40", "fcn"), ("baseline", "unet"), ("epochs_40", "unet")]
     assert f"- `renamed`: {levers.LEVERS['group_norm'].why}" in (out / "levers.md").read_text()
 
 
@@ -122,8 +122,8 @@ def test_levers_pair_with_a_given_baseline_only_if_it_has_the_default_setting(fa
                                                        ("group_norm", "unet")]
     assert rows[1]["paired"]["mask AP"]["values"] == pytest.approx([0.02, 0.02])
     assert base["complete"]
-    with pytest.raises(ValueError, match=r"--baseline .* other settings \(epochs: 20 -> 30\)"):
-        levers.main(["--levers", "group_norm", "--baseline", str(path), "--epochs", "30",
+    with pytest.raises(ValueError, match=r"--baseline .* other settings \(epochs: 30 -> 20\)"):
+        levers.main(["--levers", "group_norm", "--baseline", str(path), "--epochs", "20",
                      "--out", str(tmp_path / "l2"), "--verbose", "0"])
     # A --set field that PennFudanConfig has since taken as its default still matches;
     # any other value does not.
