@@ -179,10 +179,11 @@ def check_same_config(runs: list[dict], configs: dict, what: str, hint: str) -> 
     def recorded(value) -> bool:
         return not (isinstance(value, str) and " at 0x" in value)
 
+    now = {head: config_record(config) for head, config in configs.items()}
     for run in runs:
-        if run.get("config") is None or run["head"] not in configs:
+        if run.get("config") is None or run["head"] not in now:
             continue
-        old, new = run["config"], config_record(configs[run["head"]])
+        old, new = run["config"], now[run["head"]]
         changed = sorted(k for k in old.keys() & new.keys() - skip
                          if old[k] != new[k] and recorded(old[k]) and recorded(new[k]))
         if changed:
