@@ -106,6 +106,12 @@ def _pid_alive(pid: int) -> bool:
 
 
 # ---------------------------------------------------------------------- optimizer state
+def checkpoint_epoch(path: str) -> int | None:
+    """The epoch number of a checkpoint named ``..._NNNN.weights.h5`` (None otherwise)."""
+    match = re.search(r"_(\d{4})\.weights\.h5$", path)
+    return int(match.group(1)) if match else None
+
+
 def optimizer_state(optimizer: keras.optimizers.Optimizer, epoch: int) -> dict[str, Any]:
     """A picklable snapshot: ``{"epoch", "optimizer", "variables": {name: array}}``.
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
-import re
 from collections.abc import Iterable, Sequence
 
 import keras
@@ -16,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from mrcnn import preprocessing
-from mrcnn.checkpoints import load_weights_by_name, save_weights_atomically
+from mrcnn.checkpoints import checkpoint_epoch, load_weights_by_name, save_weights_atomically
 from mrcnn.graph import build_graph
 from mrcnn.migration import is_classic_weights_file, load_classic_weights
 from mrcnn.model_info import checkpoint_info, config_from_info, read_info, stored_info
@@ -165,9 +164,9 @@ class MaskRCNN:
             names = (info or {}).get("class_names")
             if names is not None and len(names) == self.config.NUM_CLASSES:
                 self.class_names = list(names)
-        match = re.search(r"_(\d{4})\.weights\.h5$", path)
-        if match:
-            self.epoch = int(match.group(1))
+        epoch = checkpoint_epoch(path)
+        if epoch is not None:
+            self.epoch = epoch
             self.log_dir = os.path.dirname(path)
         if self.trainer is not None:
             # The optimizer state saved with the checkpoint (if any) is restored by the

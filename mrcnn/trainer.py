@@ -24,6 +24,7 @@ import tensorflow as tf
 from mrcnn import multi_worker
 from mrcnn.checkpoints import (
     AtomicCheckpoint,
+    checkpoint_epoch,
     is_chief,
     load_training_state,
     non_finite,
@@ -35,7 +36,7 @@ from mrcnn.checkpoints import (
 from mrcnn.config import LOSS_NAMES, ConfigError
 from mrcnn.model_info import checkpoint_info
 from mrcnn.precision import training_optimizer
-from mrcnn.training import build_dataset, layers_regex
+from mrcnn.training import InputError, build_dataset, input_errors_raised, layers_regex
 
 if TYPE_CHECKING:
     from mrcnn.model import MaskRCNN
@@ -309,19 +310,24 @@ class Trainer:
         train_data = data(train_dataset, augmentation=augmentation, seed=seed + model.epoch)
         val_data = data(val_dataset, seed=seed) if val_dataset is not None else None
         validation_steps = config.VALIDATION_STEPS if val_data is not None else None
-        if own_loop:
-            history = multi_worker.fit(
-                model.keras_model, model.strategy, train_data, initial_epoch=model.epoch,
-                epochs=epochs, steps_per_epoch=config.STEPS_PER_EPOCH, callbacks=callbacks,
-                val_data=val_data, validation_steps=validation_steps, verbose=verbose,
-                jit_compile=bool(config.JIT_COMPILE),
-                last_checkpoint=lambda: checkpoint.last_saved)
-        else:
-            history = model.keras_model.fit(
-                train_data, initial_epoch=model.epoch, epochs=epochs,
-                steps_per_epoch=config.STEPS_PER_EPOCH, validation_data=val_data,
-                validation_steps=validation_steps, callbacks=callbacks, verbose=verbose,
-                shuffle=False)
+        try:
+            with input_errors_raised(model.keras_model):
+                if own_loop:
+                    history = multi_worker.fit(
+                        model.keras_model, model.strategy, train_data,
+                        initial_epoch=model.epoch, epochs=epochs,
+                        steps_per_epoch=config.STEPS_PER_EPOCH, callbacks=callbacks,
+                        val_data=val_data, validation_steps=validation_steps,
+                        verbose=verbose, jit_compile=bool(config.JIT_COMPILE),
+                        last_checkpoint=lambda: checkpoint.last_saved)
+                else:
+                    history = model.keras_model.fit(
+                        train_data, initial_epoch=model.epoch, epochs=epochs,
+                        steps_per_epoch=config.STEPS_PER_EPOCH, validation_data=val_data,
+                        validation_steps=validation_steps, callbacks=callbacks,
+                        verbose=verbose, shuffle=False)
+        except InputError as error:
+            self._stopped_by_input(error, checkpoint)
         if guard.stopped:
             self._stopped(guard, checkpoint, history)
         if history.epoch:
@@ -387,6 +393,19 @@ class Trainer:
         previous = pattern.format(epoch=model.epoch) if model.epoch else None
         checkpoint.last_saved = previous if previous and os.path.exists(previous) else None
         return checkpoint
+
+    def _stopped_by_input(self, error: InputError, checkpoint: AtomicCheckpoint) -> None:
+        """Raise ``error`` (an image that could not be loaded) naming the last good
+        checkpoint; the model's epoch count goes back to that checkpoint's."""
+        last = checkpoint.last_saved
+        if last:
+            self.model.epoch = checkpoint_epoch(last) or self.model.epoch
+        self.optimizer_state = None
+        raise InputError(
+            f"{str(error).rstrip('.')}. Training stopped; "
+            + (f"the last good checkpoint is {last}" if last
+               else "no checkpoint was written by this run"),
+            error.image_id, error.reference) from error
 
     def _stopped(self, guard: StopOnNonFiniteLoss, checkpoint: AtomicCheckpoint,
                  history) -> None:

@@ -3,9 +3,13 @@ as a ``tf.data`` pipeline."""
 
 from __future__ import annotations
 
+import collections
+import contextlib
+import gc
 import logging
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import tensorflow as tf
@@ -32,6 +36,117 @@ LAYER_PRESETS = {
     "5+": r"(res5.*)|([bg]n5.*)|(mrcnn\_.*)|(rpn\_.*)|(fpn\_.*)",
     "all": ".*",
 }
+
+
+class InputError(ValueError):
+    """One image of a data set could not be made into a model input (unreadable file,
+    masks that do not fit, a failing augmentation or ``load_mask``): the message names
+    the data set, image id and file. ``image_id`` is the internal id, ``reference`` the
+    path (or ``image_reference()``)."""
+
+    def __init__(self, message: str, image_id: int | None = None, reference: str = ""):
+        super().__init__(message)
+        self.image_id, self.reference = image_id, reference
+
+
+class _RaisedInPipelines:
+    """The :class:`InputError` s raised inside ``tf.data`` workers of this process, in
+    order. TensorFlow hands the training loop only an ``OpError`` carrying the Python
+    error's text; :func:`input_errors_raised` takes the error itself from here."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._recorded = 0
+        self._newest: collections.deque = collections.deque(maxlen=16)
+
+    def add(self, error: InputError) -> None:
+        with self._lock:
+            self._recorded += 1
+            self._newest.append((self._recorded, error))
+
+    def count(self) -> int:
+        """How many errors were recorded so far: a marker for :meth:`first_since`."""
+        with self._lock:
+            return self._recorded
+
+    def first_since(self, marker: int) -> InputError | None:
+        """The oldest error recorded after :meth:`count` returned ``marker``."""
+        with self._lock:
+            return next((error for number, error in self._newest if number > marker), None)
+
+
+RAISED_IN_PIPELINES = _RaisedInPipelines()
+
+
+def as_input_error(error: BaseException, dataset, image_id: int) -> InputError:
+    """``error`` raised while loading image ``image_id`` as an :class:`InputError` that
+    names the image once (errors of the data readers already name it)."""
+    if isinstance(error, InputError):
+        return error
+    where = _where(dataset, image_id)
+    try:
+        reference = str(dataset.image_reference(image_id) or "")
+    except Exception:
+        reference = ""
+    text = str(error) or type(error).__name__
+    named = (reference and reference in text) or text.startswith(where)
+    if not isinstance(error, (ValueError, OSError)):
+        text = f"{type(error).__name__}: {text}"
+    return InputError(text if named else f"{where}: {text}", image_id, reference)
+
+
+@contextlib.contextmanager
+def input_errors_raised(*holders) -> Iterator[None]:
+    """Run a loop over ``tf.data`` pipelines built by :func:`build_dataset`, so that a
+    failure never hangs the process and surfaces as the error the data raised.
+
+    When the loop fails, the iterators of the failed pipelines are destroyed here,
+    while Python still runs: their parallel ``numpy_function`` calls need the
+    interpreter to finish, and an iterator left to the interpreter's shutdown (kept
+    alive by the traceback, or by ``holders``' attributes that Keras sets, such as its
+    cached validation iterator) waits forever for calls that can no longer run. A
+    failure caused by an :class:`InputError` raised in a pipeline is re-raised as that
+    error; any other is re-raised as it is.
+    """
+    marker = RAISED_IN_PIPELINES.count()
+    try:
+        yield
+    except BaseException as error:
+        cause = (RAISED_IN_PIPELINES.first_since(marker)
+                 if isinstance(error, tf.errors.OpError) else None)
+        for holder in holders:
+            if getattr(holder, "_eval_epoch_iterator", None) is not None:
+                holder._eval_epoch_iterator = None
+        _release_frames(error)
+        gc.collect()
+        if cause is None:
+            raise
+        raise cause from None
+
+
+def _release_frames(error: BaseException) -> None:
+    """Clear the local variables of the finished frames that ``error`` (and the errors
+    it chains) keeps alive: those of its traceback, and the callers they point back to,
+    which a filtered traceback (Keras and TensorFlow drop their own frames) still keeps
+    alive. Frames still running are left as they are."""
+    seen: set[int] = set()
+    pending = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        pending += [current.__cause__, current.__context__]
+        tb = current.__traceback__
+        while tb is not None:
+            frame = tb.tb_frame
+            while frame is not None:
+                try:
+                    frame.clear()
+                except RuntimeError:  # still running: so are its callers
+                    break
+                frame = frame.f_back
+            tb = tb.tb_next
 
 
 def layers_regex(layers: str) -> str:
@@ -97,7 +212,8 @@ def _load_resized(dataset, config, image_id: int, augmentation: Augmentation | N
                                                config.NUM_CLASSES, crowd=True)
     if problems:
         raise ValueError(f"{_where(dataset, image_id)}: " + "; ".join(problems)
-                         + ". dataset.validate() lists every problem of the data set at once.")
+                         + " (mrcnn check, or dataset.validate(), lists every problem of a "
+                         "data set at once)")
     original_shape = image.shape
     image, window, scale, padding, crop = resize_image(
         image, config.IMAGE_MIN_DIM, config.IMAGE_MAX_DIM, config.IMAGE_MIN_SCALE,
@@ -173,8 +289,13 @@ def build_dataset(dataset, config, shuffle: bool = True,
 
     def load(index: np.int64, image_id: np.int64):
         rng = np.random.default_rng([seed, int(index) * shards + shard_index])
-        image, meta, class_ids, boxes, masks = load_image_gt(
-            dataset, config, int(image_id), augmentation, rng)
+        try:
+            image, meta, class_ids, boxes, masks = load_image_gt(
+                dataset, config, int(image_id), augmentation, rng)
+        except Exception as error:
+            failure = as_input_error(error, dataset, int(image_id))
+            RAISED_IN_PIPELINES.add(failure)
+            raise failure from error
         class_ids, boxes, masks = pad_ground_truth(class_ids, boxes, masks,
                                                    config.MAX_GT_INSTANCES, rng)
         # uint8 (0/1), not bool: under tf.distribute Keras averages the first batch across

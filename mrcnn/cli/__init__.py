@@ -4,11 +4,13 @@
     mrcnn train    --dataset SPEC [--val SPEC | --holdout N] --head NAME --weights none|...
     mrcnn evaluate --weights CKPT --dataset SPEC [--holdout N] [--out FILE.json]
     mrcnn compare  --dataset SPEC --heads fcn unet --seeds 3 [--import MODULE]
+    mrcnn check    --dataset SPEC
 
 Data set specs (``coco:ANNOTATIONS.json:IMAGES``, ``via:DIR``, ``labels:IMAGES:LABELS``,
 ``shapes``) are described in :mod:`mrcnn.cli.data_specs`. Expected failures (a missing
-file, a bad spec, weights that cannot be fetched) print one ``error:`` line and exit with
-status 2, never a traceback (set ``MRCNN_DEBUG=1`` to see one).
+file, a bad spec, weights that cannot be fetched, an image that cannot be loaded during
+training) print one ``error:`` line and exit with status 2, never a traceback (set
+``MRCNN_DEBUG=1`` to see one).
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ import argparse
 import os
 import sys
 
-from mrcnn.cli import compare, detect, evaluate, train
+from mrcnn.cli import check, compare, detect, evaluate, train
 
-COMMANDS = (detect, train, evaluate, compare)
+COMMANDS = (detect, train, evaluate, compare, check)
 EXAMPLES = """examples:
   mrcnn train --dataset via:balloon/ --head unet --epochs 20
   mrcnn detect --weights logs/via_balloon20261129T1200/mask_rcnn_via_balloon_0020.weights.h5 \\
@@ -58,6 +60,8 @@ def main(argv=None) -> int:
     except expected_errors() as error:
         if os.environ.get("MRCNN_DEBUG"):
             raise
+        if type(error).__name__ == "InputError":  # a progress bar may hold the line
+            print(flush=True)
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -36,12 +36,13 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(run=run)
 
 
-def spec_experiment(spec_text: str, val_text: str | None, holdout: int | None):
+def spec_experiment(spec_text: str, val_text: str | None, holdout: int | None,
+                    check: str = "stop"):
     """``fn(settings, seed) -> (config class, train set, held-out set)`` for
     :data:`mrcnn.compare.EXPERIMENTS`; the data is loaded once, the split is fixed."""
     from mrcnn.cli.data_specs import config_class_for, train_and_held_out
 
-    train_set, val_set = train_and_held_out(spec_text, val_text, holdout)
+    train_set, val_set = train_and_held_out(spec_text, val_text, holdout, check)
     if val_set is None:
         raise ValueError(f"{spec_text!r} brings no held-out split: give --holdout N or --val")
 
@@ -56,7 +57,7 @@ def spec_experiment(spec_text: str, val_text: str | None, holdout: int | None):
 def run(args, rest) -> int:
     import mrcnn.compare
     from mrcnn.cli.data_specs import parse_spec
-    from mrcnn.cli.train import EPOCHS, IMAGE_SIZE, import_modules
+    from mrcnn.cli.train import EPOCHS, IMAGE_SIZE, check_option, import_modules
 
     import_modules(args.imports)
     spec = parse_spec(args.dataset)
@@ -70,7 +71,8 @@ def run(args, rest) -> int:
     if spec.kind == "shapes" and not (args.val or args.holdout):
         name = "shapes"  # the runner's own shapes experiment (seeded data per run)
     else:
-        mrcnn.compare.EXPERIMENTS[name] = spec_experiment(args.dataset, args.val, args.holdout)
+        mrcnn.compare.EXPERIMENTS[name] = spec_experiment(args.dataset, args.val, args.holdout,
+                                                            check_option(args))
     settings.dataset = name
     mrcnn.compare.run(settings)
     return 0

@@ -35,6 +35,8 @@ from mrcnn.data import (
     ShapesDataset,
     ViaDataset,
 )
+from mrcnn.data.check import apply_check, check_dataset
+from mrcnn.data.dataset import DatasetError
 from mrcnn.data.subset import holdout_split
 from mrcnn.presets import RealDataConfig
 
@@ -166,12 +168,47 @@ def load_spec(spec: DataSpec) -> tuple[Dataset, Dataset | None]:
     return dataset, None
 
 
-def train_and_held_out(spec_text: str, val_text: str | None = None,
-                       holdout: int | None = None) -> tuple[Dataset, Dataset | None]:
-    """``(training set, held-out set)`` for ``--dataset``, ``--val`` and ``--holdout``."""
+CHECKS = ("stop", "skip", "off")
+
+
+def checked(dataset: Dataset, name: str, check: str = "stop") -> Dataset:
+    """``dataset`` after the data check (:mod:`mrcnn.data.check`), its findings printed:
+    ``check="stop"`` raises :class:`~mrcnn.data.dataset.DatasetError` listing every
+    problem, ``"skip"`` leaves out the images that have one, ``"off"`` checks nothing."""
+    if check not in CHECKS:
+        raise ValueError(f"check must be one of {CHECKS}, got {check!r}")
+    if check == "off":
+        return dataset
+    report = check_dataset(dataset, name=name)
+    for line in report.repair_lines():
+        print(f"note: {line}")
+    print(report.summary())
+    kept = apply_check(dataset, report, skip_bad=check == "skip")
+    if kept is not dataset:
+        print(f"note: {dataset.num_images - kept.num_images} image(s) with problems left "
+              f"out (--skip-bad); {kept.num_images} kept:")
+        for problem in report.problems[:DatasetError.MAX_LINES]:
+            print(f"  {problem}")
+    return kept
+
+
+def load_checked(spec_text: str, check: str = "stop") -> tuple[Dataset, Dataset | None]:
+    """:func:`load_spec` of ``spec_text`` with each part :func:`checked`."""
     dataset, own_split = load_spec(parse_spec(spec_text))
+    dataset = checked(dataset, spec_text, check)
+    if own_split is not None:
+        own_split = checked(own_split, f"{spec_text} (its held-out split)", check)
+    return dataset, own_split
+
+
+def train_and_held_out(spec_text: str, val_text: str | None = None,
+                       holdout: int | None = None,
+                       check: str = "stop") -> tuple[Dataset, Dataset | None]:
+    """``(training set, held-out set)`` for ``--dataset``, ``--val`` and ``--holdout``,
+    checked first (``check``: see :func:`checked`)."""
+    dataset, own_split = load_checked(spec_text, check)
     if val_text is not None:
-        val, _ = load_spec(parse_spec(val_text))
+        val, _ = load_checked(val_text, check)
         if val.class_names != dataset.class_names:
             raise DataSpecError(f"--val {val_text!r} has classes {val.class_names[1:]}, the "
                                 f"training data {dataset.class_names[1:]}")
@@ -181,10 +218,10 @@ def train_and_held_out(spec_text: str, val_text: str | None = None,
     return dataset, own_split
 
 
-def evaluation_set(spec_text: str, holdout: int | None = None) -> Dataset:
+def evaluation_set(spec_text: str, holdout: int | None = None, check: str = "stop") -> Dataset:
     """The images ``evaluate`` scores: the spec's own held-out split, its last
-    ``holdout`` images, or all of it."""
-    dataset, own_split = load_spec(parse_spec(spec_text))
+    ``holdout`` images, or all of it; checked first (see :func:`checked`)."""
+    dataset, own_split = load_checked(spec_text, check)
     if holdout:
         return holdout_split(dataset, holdout)[1]
     return own_split if own_split is not None else dataset

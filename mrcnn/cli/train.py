@@ -76,8 +76,8 @@ def add_parser(subparsers) -> None:
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--dataset``, ``--val``, ``--holdout`` and ``--import``: shared by train, evaluate
-    and compare."""
+    """``--dataset``, ``--val``, ``--holdout``, ``--import`` and the data check's
+    ``--no-check`` / ``--skip-bad``: shared by train, evaluate and compare."""
     parser.add_argument("--dataset", required=True,
                         help=f"data set spec, kinds {', '.join(KINDS)} (see mrcnn -h)")
     split = parser.add_mutually_exclusive_group()
@@ -87,6 +87,20 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--import", dest="imports", action="append", default=[],
                         metavar="MODULE",
                         help="import a module first (e.g. one that registers a mask head)")
+    check = parser.add_mutually_exclusive_group()
+    check.add_argument("--no-check", dest="check", action="store_const", const="off",
+                       default="stop",
+                       help="skip the data check that runs before the first step (see "
+                            "mrcnn check -h)")
+    check.add_argument("--skip-bad", dest="check", action="store_const", const="skip",
+                       help="leave out the images the data check finds problems with, "
+                            "instead of stopping")
+
+
+def check_option(args) -> str:
+    """The data check that ``--no-check`` / ``--skip-bad`` ask for (see
+    :func:`mrcnn.cli.data_specs.checked`)."""
+    return getattr(args, "check", "stop")
 
 
 def import_modules(names) -> None:
@@ -131,7 +145,8 @@ def run(args) -> int:
     backbone = args.backbone or BACKBONE_FOR_WEIGHTS.get(args.weights, "resnet_light")
     if args.weights not in ("none", "last"):  # fetch (or fail) before anything is built
         resolve_weights(args.weights, backbone=backbone)
-    train_set, val_set = train_and_held_out(args.dataset, args.val, args.holdout)
+    train_set, val_set = train_and_held_out(args.dataset, args.val, args.holdout,
+                                            check_option(args))
     fields = {"MASK_HEAD": args.head, "STEPS_PER_EPOCH": args.steps_per_epoch,
               "BACKBONE": backbone}
     if args.name:

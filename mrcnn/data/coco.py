@@ -38,8 +38,10 @@ import numpy as np
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
+from mrcnn.data.boxes_from_masks import extract_bboxes
 from mrcnn.data.coco_format import dataset_to_coco, detections_to_coco
-from mrcnn.data.dataset import Dataset
+from mrcnn.data.dataset import Dataset, small_box_problems
+from mrcnn.data.image_io import check_image_file
 
 logger = logging.getLogger(__name__)
 
@@ -119,11 +121,20 @@ class CocoDataset(Dataset):
             if path is not None and missing != "ignore" and not os.path.isfile(path):
                 absent.append((image_id, path))
                 continue
-            annotations = [a for a in coco.imgToAnns.get(image_id, [])
-                           if int(a["category_id"]) in keep_categories]
+            annotations = self._usable_annotations(
+                coco.imgToAnns.get(image_id, []), image, keep_categories, categories, path)
             self.add_image(source, image_id=image_id, path=path, file_name=file_name,
                            width=int(image["width"]), height=int(image["height"]),
                            annotations=annotations)
+        known_images = set(coco.imgs)
+        for annotation in coco.dataset.get("annotations", []):
+            if annotation.get("image_id") not in known_images:
+                self.repaired("annotation of an image id not in 'images', left out",
+                              f"annotation {annotation.get('id')} (image id "
+                              f"{annotation.get('image_id')!r})")
+        for kind, items in self.repairs.items():
+            logger.warning("%s: %d %s: %s%s", where, len(items), kind, "; ".join(items[:3]),
+                           " ..." if len(items) > 3 else "")
         if absent:
             listing = "; ".join(f"image {i}: {p}" for i, p in absent[:10])
             more = f" (and {len(absent) - 10} more)" if len(absent) > 10 else ""
@@ -133,6 +144,79 @@ class CocoDataset(Dataset):
                 raise FileNotFoundError(message + "; pass missing='skip' to leave them out")
             logger.warning("%s; left out", message)
         return coco if return_coco else None
+
+    def _usable_annotations(self, annotations, image, keep_categories, categories,
+                            path) -> list:
+        """The annotations of one image that can become masks; the others are recorded
+        in :attr:`repairs` (an unknown category or an empty segmentation: left out; a
+        polygon past the image border: kept, clipped when drawn)."""
+        usable = []
+        for annotation in annotations:
+            what = f"image {image['id']} ({path or image.get('file_name')}), annotation " \
+                   f"{annotation.get('id')}"
+            category = annotation.get("category_id")
+            if category not in categories:
+                self.repaired("annotation(s) with a category id not in 'categories', left "
+                              "out", f"{what} (category {category!r})")
+                continue
+            if int(category) not in keep_categories:
+                continue
+            segmentation = annotation.get("segmentation")
+            if isinstance(segmentation, list):
+                parts = [part for part in segmentation
+                         if isinstance(part, list) and len(part) >= 6]
+                if not parts:
+                    self.repaired("annotation(s) with an empty segmentation (no polygon of "
+                                  "3 points or more), left out", what)
+                    continue
+                if _past_border(parts, int(image["width"]), int(image["height"])):
+                    self.repaired("polygon(s) past the image border, clipped to it", what)
+            elif not segmentation:
+                self.repaired("annotation(s) with an empty segmentation, left out", what)
+                continue
+            usable.append(annotation)
+        return usable
+
+    def check_image(self, image_id: int, config: Any = None) -> list[str]:
+        """What is wrong with one image: its file decodes (read only as far as needed,
+        :func:`~mrcnn.data.image_io.check_image_file`) at the size the json gives, and
+        each annotation makes a mask of that size (crowd regions included); an empty
+        mask is recorded in :attr:`repairs` (it is left out when loading)."""
+        info = self.image_info[image_id]
+        if "annotations" not in info or info.get("path") is None:
+            return super().check_image(image_id, config)
+        height, width = int(info["height"]), int(info["width"])
+        where = f"image {image_id} ({info['path']})"
+        try:
+            size = check_image_file(info["path"], where)
+        except (FileNotFoundError, ValueError) as error:
+            return [f"unreadable image: {str(error).removeprefix(where + ': ')}"]
+        if size != (height, width):
+            return [f"the file is {size[1]}x{size[0]} px (width x height) but the json says "
+                    f"{width}x{height}: its masks would not fit the image"]
+        problems, masks = [], []
+        for annotation in info["annotations"]:
+            segmentation = annotation.get("segmentation")
+            if (annotation.get("iscrowd") and isinstance(segmentation, Mapping)
+                    and [int(v) for v in segmentation.get("size", ())] != [height, width]):
+                problems.append(f"annotation {annotation.get('id')}: crowd region RLE of size "
+                                f"{segmentation.get('size')} in an image of {height}x{width}")
+                continue
+            try:
+                mask = annotation_to_mask(annotation, height, width, where)
+            except ValueError as error:
+                problems.append(str(error))
+                continue
+            if not mask.any():
+                self.repaired("annotation(s) whose mask is empty, left out",
+                              f"{where}, annotation {annotation.get('id')}")
+            elif not annotation.get("iscrowd"):
+                masks.append(mask)
+        if config is not None and masks and not problems:
+            stack = np.stack(masks, axis=-1)
+            problems.extend(small_box_problems(extract_bboxes(stack), stack.sum(axis=(0, 1)),
+                                               (height, width), config))
+        return problems
 
     def load_mask(self, image_id: int,
                   include_crowd: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -237,6 +321,16 @@ def annotation_to_mask(annotation: Mapping[str, Any], height: int, width: int,
     except Exception as error:  # pycocotools raises TypeError etc. on malformed input
         raise ValueError(f"{label}: cannot decode segmentation: {error!r}") from error
     return mask.astype(bool).reshape(height, width)
+
+
+def _past_border(parts: list, width: int, height: int) -> bool:
+    """Whether a polygon point lies outside ``[0, width] x [0, height]``."""
+    try:
+        xs = [float(v) for part in parts for v in part[0::2]]
+        ys = [float(v) for part in parts for v in part[1::2]]
+    except (TypeError, ValueError):
+        return False  # annotation_to_mask names what is wrong with it
+    return min(xs) < 0 or min(ys) < 0 or max(xs) > width or max(ys) > height
 
 
 def _unique_int_ids(values) -> bool:

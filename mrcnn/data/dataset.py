@@ -11,7 +11,7 @@ set, e.g. a COCO category id) and the *internal* id (a dense index into
 """
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,11 +48,12 @@ class DatasetError(ValueError):
 
     MAX_LINES = 100
 
-    def __init__(self, problems: list[DatasetProblem], checked: int | None = None):
+    def __init__(self, problems: list[DatasetProblem], checked: int | None = None,
+                 hint: str = ""):
         self.problems = list(problems)
         images = {p.image_id for p in self.problems if p.image_id is not None}
         head = (f"{len(self.problems)} problem(s) in {len(images)} image(s)"
-                + (f" of {checked} checked" if checked is not None else ""))
+                + (f" of {checked} checked" if checked is not None else "") + hint)
         lines = [str(p) for p in self.problems[:self.MAX_LINES]]
         if len(self.problems) > self.MAX_LINES:
             lines.append(f"... and {len(self.problems) - self.MAX_LINES} more "
@@ -289,16 +290,20 @@ class Dataset:
 
     # ------------------------------------------------------------------ checking
     def validate(self, config: Any = None, image_ids: Iterable[int] | None = None,
-                 raise_on_error: bool = True) -> list[DatasetProblem]:
-        """Load every image and its masks and report ALL problems at once.
+                 raise_on_error: bool = True,
+                 progress: Callable[[int, int], None] | None = None) -> list[DatasetProblem]:
+        """Check every image and its masks (:meth:`check_image`) and report ALL problems
+        at once.
 
-        Checks: the image can be read and decoded, is not empty and converts to RGB;
+        Checks: the image file decodes and has the size its annotations say;
         ``load_mask`` gives ``[H, W, N]`` masks of the image's size and ``N`` integer
-        class ids in ``1..num_classes - 1`` that belong to the image's source; no mask
-        is empty; no two images share a ``(source, id)``. With ``config`` (a
+        class ids in ``1..num_classes - 1`` that belong to the image's source; no two
+        images share a ``(source, id)``. With ``config`` (a
         :class:`~mrcnn.config.Config`) it also flags boxes that shrink below one pixel
         at the training resize (degenerate: training drops them) and a
-        ``NUM_CLASSES`` that differs from the data set's.
+        ``NUM_CLASSES`` that differs from the data set's. Faults that loading repairs
+        (an empty mask dropped, a polygon clipped at the border) are not problems: they
+        are in :attr:`repairs`. ``progress(done, total)`` is called after every image.
 
         Raises :class:`DatasetError` listing every :class:`DatasetProblem` (each names
         the data set class, image id, source, path and what is wrong); with
@@ -308,92 +313,119 @@ class Dataset:
         if not hasattr(self, "num_classes"):
             raise RuntimeError(f"{type(self).__name__}.prepare() must be called before "
                                "validate()")
-        name = type(self).__name__
         problems: list[DatasetProblem] = []
-
-        def report(image_id: int | None, problem: str) -> None:
-            if image_id is None:
-                problems.append(DatasetProblem(name, None, None, None, "", problem))
-                return
-            info = self.image_info[image_id]
-            try:
-                reference = self.image_reference(image_id)
-            except Exception:  # a broken image_reference must not hide the real problem
-                reference = str(info.get("path") or "")
-            problems.append(DatasetProblem(name, int(image_id), info.get("source"),
-                                           info.get("id"), reference, problem))
-
-        ids = list(self.image_ids if image_ids is None else image_ids)
+        ids = [int(i) for i in (self.image_ids if image_ids is None else image_ids)]
         if self.num_images == 0:
-            report(None, "the data set has no images")
+            problems.append(self.problem(None, "the data set has no images"))
         if self.num_classes < 2:
-            report(None, "no classes registered besides the background (add_class)")
+            problems.append(self.problem(
+                None, "no classes registered besides the background (add_class)"))
         if config is not None and getattr(config, "NUM_CLASSES", None) != self.num_classes:
-            report(None, f"config {type(config).__name__}.NUM_CLASSES = {config.NUM_CLASSES} "
-                   f"but the data set has {self.num_classes} classes (with the background)")
+            problems.append(self.problem(
+                None, f"config {type(config).__name__}.NUM_CLASSES = {config.NUM_CLASSES} "
+                f"but the data set has {self.num_classes} classes (with the background)"))
 
-        wanted = {int(i) for i in ids}
+        wanted = set(ids)
         first_of: dict[tuple, int] = {}
         for image_id, info in enumerate(self.image_info):
             key = (info.get("source"), _hashable(info.get("id")))
             if key in first_of:
                 if image_id in wanted:
-                    report(image_id, f"duplicate image id: (source {key[0]!r}, id "
-                           f"{info.get('id')!r}) is also image {first_of[key]}")
+                    problems.append(self.problem(
+                        image_id, f"duplicate image id: (source {key[0]!r}, id "
+                        f"{info.get('id')!r}) is also image {first_of[key]}"))
             else:
                 first_of[key] = image_id
 
-        for image_id in ids:
-            self._validate_image(int(image_id), config, report)
+        for done, image_id in enumerate(ids, 1):
+            problems.extend(self.problem(image_id, text)
+                            for text in self.check_image(image_id, config))
+            if progress is not None:
+                progress(done, len(ids))
         if problems and raise_on_error:
             raise DatasetError(problems, checked=len(ids))
         return problems
 
-    def _validate_image(self, image_id: int, config: Any, report) -> None:
+    @property
+    def repairs(self) -> dict[str, list[str]]:
+        """Faults that loading repairs, by kind: ``{"empty segmentation, dropped":
+        ["image 3 (a.jpg), annotation 17", ...]}``. Loaders and :meth:`check_image`
+        add to it (:meth:`repaired`)."""
+        if "_repairs" not in self.__dict__:
+            self._repairs: dict[str, list[str]] = {}
+        return self._repairs
+
+    def repaired(self, kind: str, what: str) -> None:
+        """Record one repaired fault (``what`` names the image and the annotation)."""
+        found = self.repairs.setdefault(kind, [])
+        if what not in found:
+            found.append(what)
+
+    def problem(self, image_id: int | None, text: str) -> DatasetProblem:
+        """A :class:`DatasetProblem` of image ``image_id`` (None: the whole data set)."""
+        name = type(self).__name__
+        if image_id is None:
+            return DatasetProblem(name, None, None, None, "", text)
+        info = self.image_info[image_id]
+        try:
+            reference = self.image_reference(image_id)
+        except Exception:  # a broken image_reference must not hide the real problem
+            reference = str(info.get("path") or "")
+        return DatasetProblem(name, int(image_id), info.get("source"), info.get("id"),
+                              reference, text)
+
+    def check_image(self, image_id: int, config: Any = None) -> list[str]:
+        """What is wrong with one image (empty: nothing): loads it and its masks and
+        checks them (see :meth:`validate`). Data sets that know the image size from their
+        annotations override this with a faster check (:class:`CocoDataset` reads
+        only what it needs of the file)."""
         try:
             image = self.load_image(image_id)
         except Exception as error:
-            report(image_id, f"unreadable image: {type(error).__name__}: {error}")
-            return
+            return [f"unreadable image: {type(error).__name__}: {error}"]
         try:
             image = to_rgb_uint8(image, "load_image result")
         except ValueError as error:
-            report(image_id, str(error))
-            return
+            return [str(error)]
         try:
             masks, class_ids = self.load_mask(image_id)
         except Exception as error:
-            report(image_id, f"load_mask failed: {type(error).__name__}: {error}")
-            return
+            return [f"load_mask failed: {type(error).__name__}: {error}"]
         found, masks, class_ids = mask_problems(masks, class_ids, image.shape,
                                                 self.num_classes)
-        for problem in found:
-            report(image_id, problem)
         if found:
-            return
+            return found
         source = self.image_info[image_id].get("source")
         for k, class_id in enumerate(class_ids):
             owner = self.class_info[class_id]["source"]
             if owner != source:
-                report(image_id, f"instance {k}: class id {class_id} "
-                       f"({self.class_info[class_id]['name']!r}) belongs to source {owner!r}, "
-                       f"not to the image's source {source!r}: unknown class for this image")
+                found.append(
+                    f"instance {k}: class id {class_id} "
+                    f"({self.class_info[class_id]['name']!r}) belongs to source {owner!r}, "
+                    f"not to the image's source {source!r}: unknown class for this image")
         areas = masks.sum(axis=(0, 1))
-        empty = np.flatnonzero(areas == 0)
-        if len(empty):
-            report(image_id, f"empty mask(s) (no pixel set) for instance(s) {empty.tolist()}")
+        for k in np.flatnonzero(areas == 0):
+            self.repaired("empty mask, dropped in training",
+                          f"image {image_id} ({self.image_reference(image_id)}), "
+                          f"instance {int(k)}")
         if config is not None and masks.shape[2]:
-            _, _, scale, _, _ = resize_image(
-                np.zeros(image.shape[:2] + (1,), np.uint8), config.IMAGE_MIN_DIM,
-                config.IMAGE_MAX_DIM, config.IMAGE_MIN_SCALE, inference_resize_mode(config))
-            boxes = extract_bboxes(masks)
-            size = (boxes[:, 2:] - boxes[:, :2]) * scale
-            small = np.flatnonzero((areas > 0) & (size.min(axis=1) < 1.0))
-            for k in small:
-                report(image_id, f"instance {int(k)}: degenerate box {boxes[k].tolist()} "
-                       f"({boxes[k][2] - boxes[k][0]}x{boxes[k][3] - boxes[k][1]} px) is "
-                       f"under 1 px at the training scale {scale:.3g}; its mask may vanish "
-                       "and training will drop it")
+            found.extend(small_box_problems(extract_bboxes(masks), areas, image.shape,
+                                            config))
+        return found
+
+
+def small_box_problems(boxes: np.ndarray, areas: np.ndarray, image_shape: tuple,
+                       config: Any) -> list[str]:
+    """Boxes ``[N, 4]`` (pixels) of non-empty masks that shrink under one pixel at the
+    training scale of ``config``."""
+    _, _, scale, _, _ = resize_image(
+        np.zeros(tuple(image_shape[:2]) + (1,), np.uint8), config.IMAGE_MIN_DIM,
+        config.IMAGE_MAX_DIM, config.IMAGE_MIN_SCALE, inference_resize_mode(config))
+    size = (boxes[:, 2:] - boxes[:, :2]) * scale
+    return [f"instance {int(k)}: degenerate box {boxes[k].tolist()} "
+            f"({boxes[k][2] - boxes[k][0]}x{boxes[k][3] - boxes[k][1]} px) is under 1 px at "
+            f"the training scale {scale:.3g}; its mask may vanish and training will drop it"
+            for k in np.flatnonzero((areas > 0) & (size.min(axis=1) < 1.0))]
 
 
 class WrappedDataset(Dataset):

@@ -70,6 +70,43 @@ def read_image(path: str | os.PathLike, where: str | None = None) -> np.ndarray:
     return to_rgb_uint8(array, where)
 
 
+def check_image_file(path: str | os.PathLike, where: str | None = None) -> tuple[int, int]:
+    """``(height, width)`` that :func:`read_image` would return for the file, and a check
+    that it decodes, without decoding all of it where the format allows: PNG chunks are
+    read and their checksums verified, JPEGs are decoded at 1/8 scale (a truncated or
+    corrupt stream still fails), other formats are decoded in full. Raises as
+    :func:`read_image` does."""
+    if where is None:
+        where = os.fsdecode(path)
+    if isinstance(path, str) and "://" in path:
+        height, width = _read_url(path, where).shape[:2]
+        return int(height), int(width)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{where}: file not found")
+    if os.path.getsize(path) == 0:
+        raise ValueError(f"{where}: empty file (0 bytes)")
+    try:
+        with Image.open(path) as image:
+            if image.format == "PNG":
+                image.verify()  # must come first: it reads the file to its end
+        with Image.open(path) as image:
+            width, height = image.size
+            orientation = image.getexif().get(_ORIENTATION_TAG, 1)
+            if image.format == "JPEG":
+                image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+                image.load()
+            elif image.format != "PNG":
+                height, width = read_image(path, where).shape[:2]
+                orientation = 1
+    except (FileNotFoundError, ValueError):
+        raise
+    except Exception as error:
+        raise ValueError(f"{where}: could not decode image: {error}") from error
+    if orientation in (5, 6, 7, 8):  # read_image turns the picture on its side
+        height, width = width, height
+    return int(height), int(width)
+
+
 def to_image_array(image, where: str) -> np.ndarray:
     """An image as a numpy array: arrays as they are, PIL images and paths decoded.
 

@@ -43,6 +43,13 @@ class DatasetSubset(WrappedDataset):
     def image_reference(self, image_id: int) -> str:
         return self.dataset.image_reference(self.parent_ids[image_id])
 
+    def check_image(self, image_id: int, config=None) -> list[str]:
+        return self.dataset.check_image(self.parent_ids[image_id], config)
+
+    @property
+    def repairs(self) -> dict[str, list[str]]:
+        return self.dataset.repairs
+
 
 def holdout_split(dataset: Dataset, holdout: int) -> tuple[DatasetSubset, DatasetSubset]:
     """``(train, held out)``: the last ``holdout`` images in registration order are held

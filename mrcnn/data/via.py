@@ -105,8 +105,11 @@ class ViaDataset(Dataset):
             if not os.path.isfile(path):
                 absent.append(path)
                 continue
-            with Image.open(path) as image:  # reads the header only
-                width, height = image.size
+            try:
+                with Image.open(path) as image:  # reads the header only
+                    width, height = image.size
+            except Exception:  # unreadable: load_image and the data check name the file
+                width = height = None
             regions = []
             for attributes, name, index in shapes:
                 if name not in class_ids:
@@ -138,6 +141,8 @@ class ViaDataset(Dataset):
         if "regions" not in info:
             return super().load_mask(image_id)
         height, width = info["height"], info["width"]
+        if height is None:
+            height, width = self.load_image(image_id).shape[:2]
         masks, class_ids = [], []
         for region in info["regions"]:
             mask = shape_to_mask(region["shape"], height, width)

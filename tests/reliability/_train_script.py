@@ -2,6 +2,7 @@
 
     [TF_CONFIG=...] python -m tests.reliability._train_script resume MODEL_DIR EPOCHS [--resume]
     python -m tests.reliability._train_script distribute OUT_JSON
+    python -m tests.reliability._train_script bad_input OUT_JSON
     [TF_CONFIG=...] python -m tests.reliability._train_script multiworker OUT_JSON
 
 ``resume``: tiny shapes training writing checkpoints; one JSON line per event goes to
@@ -11,6 +12,9 @@ at the end that all workers hold the same weights; ``HANG_AT_EPOCH=N`` makes a
 non-chief worker stop answering at the start of epoch N (0-based) so that the caller can
 kill it there. ``distribute``: one SGD step on the same batch without and with a
 two-replica MirroredStrategy on two logical CPUs; losses and weight updates to OUT_JSON.
+``bad_input``: tiny shapes training whose ``load_image`` raises once the first epoch has
+ended; the InputError it raises, the checkpoints on disk and whether the newest one loads
+go to OUT_JSON (the process must then exit by itself).
 ``multiworker``: the same step as one worker of a MultiWorkerMirroredStrategy cluster
 (``TF_CONFIG``; its model_dir is its own, as on separate machines; without ``TF_CONFIG``
 the step in one process); the image ids it loaded go to OUT_JSON.ids.
@@ -213,11 +217,57 @@ def multiworker_main(out_path: str) -> None:
         json.dump(result, f)
 
 
+def bad_input_main(out_path: str) -> None:
+    import glob
+    import threading
+
+    import keras
+
+    from mrcnn.data import ShapesDataset
+    from mrcnn.model import MaskRCNN
+    from mrcnn.training import InputError
+    from tests.conftest import tiny_config
+
+    broken = threading.Event()
+
+    class BreaksAfterEpochOne(ShapesDataset):
+        def load_image(self, image_id):
+            if broken.is_set():
+                raise OSError(f"image {image_id}: disk went away")
+            return super().load_image(image_id)
+
+    class BreakAtEpochEnd(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            broken.set()
+
+    dataset = BreaksAfterEpochOne()
+    dataset.load_shapes(8, 64, 64, seed=0)
+    dataset.prepare()
+    config = tiny_config(STEPS_PER_EPOCH=2, IMAGES_PER_GPU=1)
+    model_dir = out_path + ".logs"
+    model = MaskRCNN("training", config, model_dir)
+    result = {}
+    try:
+        model.train(dataset, None, 0.001, epochs=6, verbose=0,
+                    custom_callbacks=[BreakAtEpochEnd()])
+    except InputError as error:
+        result.update(error=str(error), image_id=error.image_id, epoch=model.epoch)
+    saved = sorted(glob.glob(os.path.join(model_dir, "*", "*.weights.h5")))
+    result["checkpoints"] = saved
+    if saved:
+        MaskRCNN("inference", tiny_config(), model_dir).load_weights(saved[-1])
+        result["newest_loads"] = True
+    with open(out_path, "w") as f:
+        json.dump(result, f)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "resume":
         resume_main(sys.argv[2], int(sys.argv[3]), "--resume" in sys.argv[4:])
     elif sys.argv[1] == "distribute":
         distribute_main(sys.argv[2])
+    elif sys.argv[1] == "bad_input":
+        bad_input_main(sys.argv[2])
     elif sys.argv[1] == "multiworker":
         multiworker_main(sys.argv[2])
     else:
