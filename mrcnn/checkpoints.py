@@ -119,9 +119,17 @@ def optimizer_state(optimizer: keras.optimizers.Optimizer, epoch: int) -> dict[s
     ``iteration``, ``conv1_kernel_momentum``), so a new optimizer instance of the same
     class finds its slots; the learning rate is left out (``train()`` sets it).
     """
+    optimizer = inner_optimizer(optimizer)
     variables = {v.name: np.array(keras.ops.convert_to_numpy(v)) for v in optimizer.variables
                  if v.name != "learning_rate"}
     return {"epoch": int(epoch), "optimizer": type(optimizer).__name__, "variables": variables}
+
+
+def inner_optimizer(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:
+    """The optimizer that holds the slots: the one a ``LossScaleOptimizer`` (the
+    ``mixed_float16`` wrapper, whose loss scale re-adapts within steps) wraps, else
+    ``optimizer`` itself. Snapshots are of it, whoever saves or restores them."""
+    return getattr(optimizer, "inner_optimizer", optimizer)
 
 
 def restore_optimizer_state(optimizer: keras.optimizers.Optimizer,
@@ -133,6 +141,7 @@ def restore_optimizer_state(optimizer: keras.optimizers.Optimizer,
     ``{"restored", "missing", "mismatched"}`` names. A snapshot of another optimizer
     class restores nothing (its slots mean something else).
     """
+    optimizer = inner_optimizer(optimizer)
     report: dict[str, list] = {"restored": [], "missing": [], "mismatched": []}
     if state.get("optimizer") != type(optimizer).__name__:
         logger.warning("optimizer state of %s not restored into %s: another optimizer "

@@ -50,6 +50,7 @@ from mrcnn.data import ShapesConfig, ShapesDataset
 from mrcnn.evaluation.coco import ap_vs_iou, evaluate_model_coco
 from mrcnn.evaluation.detection_ap import timed_detect, voc_map
 from mrcnn.evaluation.mask_quality import mask_quality_from_results, summarize_mask_quality
+from mrcnn.evaluation.protocol import COCO_SCORE_FLOOR, protocol_record, scoring_detector
 from mrcnn.experiment import load_detector, train_head
 from mrcnn.flops import mask_head_profile
 from mrcnn.heads.mask import MASK_HEADS
@@ -101,20 +102,30 @@ def shapes_experiment(settings: CompareSettings, seed: int):
 EXPERIMENTS: dict[str, Callable] = {"shapes": shapes_experiment}
 
 
-def evaluate_run(detector, val_set, progress: bool = False) -> dict:
-    """Every figure of one trained head on the held-out set, from one detect pass."""
+def evaluate_run(detector, val_set, progress: bool = False,
+                 score_floor: float = COCO_SCORE_FLOOR) -> dict:
+    """Every figure of one trained head on the held-out set, from one detect pass, scored
+    by COCO's protocol (:func:`mrcnn.evaluation.protocol.scoring_detector`: detections
+    down to a score of 0.05, at most 100 an image, whatever ``detector`` deploys with):
+    mask, box and Boundary AP (with AP90 of masks and boundaries), the AP-vs-IoU curves,
+    VOC mAP and the mask quality of true positives; ``protocol`` says how."""
+    detector = scoring_detector(detector, score_floor)
     results, ms_per_image = timed_detect(detector, val_set, progress=progress)
     coco = evaluate_model_coco(None, val_set, results=results, verbose=False,
                                return_precision=True)
-    thresholds, ap_curve = ap_vs_iou(coco["segm"]["precision"])
-    segm = {k: v for k, v in coco["segm"].items() if k != "precision"}
-    segm["AP90"] = float(ap_curve[np.argmin(np.abs(thresholds - 0.9))])
-    bbox = {k: v for k, v in coco["bbox"].items() if k != "precision"}
+    curves = {}
+    for name in ("segm", "boundary"):
+        thresholds, curve = ap_vs_iou(coco[name].pop("precision"))
+        coco[name]["AP90"] = float(curve[np.argmin(np.abs(thresholds - 0.9))])
+        curves[name] = [float(a) for a in curve]
+    coco["bbox"].pop("precision")
     quality = summarize_mask_quality(mask_quality_from_results(val_set, results))
-    return {"segm": segm, "bbox": bbox, "voc": voc_map(val_set, results),
-            "ap_vs_iou": {"iou": thresholds.tolist(), "AP": [float(a) for a in ap_curve]},
+    return {"segm": coco["segm"], "bbox": coco["bbox"], "boundary": coco["boundary"],
+            "voc": voc_map(val_set, results),
+            "ap_vs_iou": {"iou": thresholds.tolist(), "AP": curves["segm"],
+                          "boundary_AP": curves["boundary"]},
             "mask_quality": quality, "ms_per_image": ms_per_image,
-            "held_out_images": int(val_set.num_images)}
+            "held_out_images": int(val_set.num_images), "protocol": protocol_record(detector)}
 
 
 # Settings that may differ between an interrupted comparison and the one resuming it.
@@ -294,6 +305,8 @@ def run(settings: CompareSettings) -> dict:
 SUMMARY_FIELDS = {
     "mask AP": ("segm", "AP"), "mask AP50": ("segm", "AP50"), "mask AP75": ("segm", "AP75"),
     "mask AP90": ("segm", "AP90"), "box AP": ("bbox", "AP"), "mask AR100": ("segm", "AR100"),
+    "Boundary AP": ("boundary", "AP"), "Boundary AP75": ("boundary", "AP75"),
+    "Boundary AP90": ("boundary", "AP90"),
     "VOC mAP@0.5": ("voc", "mAP50"), "mask IoU (TP)": ("mask_quality", "mask_iou"),
     "Boundary IoU (TP)": ("mask_quality", "boundary_iou"),
     "Boundary IoU small": ("mask_quality", "small", "boundary_iou"),
@@ -307,8 +320,11 @@ SUMMARY_FIELDS = {
 
 
 def _lookup(record: dict, path: tuple[str, ...]) -> float:
+    """The figure at ``path`` of a run record; NaN where the record predates it."""
     value = record
     for key in path:
+        if key not in value:
+            return math.nan
         value = value[key]
     value = float(value)
     return value / 1e9 if path == ("head_profile", "flops_per_roi") else value
@@ -332,8 +348,8 @@ def summarize(runs: list[dict], heads) -> dict:
 
 # Figures whose per-seed difference between heads decides the comparison; box AP (the
 # same box head for every mask head) tells a gain in the masks from one in detection.
-PAIRED_FIELDS = ("mask AP", "mask AP50", "mask AP75", "mask AP90", "Boundary IoU (TP)",
-                 "box AP")
+PAIRED_FIELDS = ("mask AP", "mask AP50", "mask AP75", "mask AP90", "Boundary AP",
+                 "Boundary AP75", "Boundary IoU (TP)", "box AP")
 
 
 def paired_differences(runs: list[dict], heads) -> dict:

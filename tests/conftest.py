@@ -94,7 +94,8 @@ def shapes64() -> ShapesDataset:
 def fake_metrics(ap: float) -> dict:
     """What ``mrcnn.compare.evaluate_run`` returns, with every figure equal to ``ap``."""
     return {"segm": {"AP": ap, "AP50": ap, "AP75": ap, "AP90": ap, "AR100": ap},
-            "bbox": {"AP": ap}, "voc": {"mAP50": ap},
+            "bbox": {"AP": ap}, "boundary": {"AP": ap, "AP75": ap, "AP90": ap},
+            "voc": {"mAP50": ap},
             "mask_quality": {"mask_iou": ap, "boundary_iou": ap,
                              **{size: {"boundary_iou": ap}
                                 for size in ("small", "medium", "large")}},

@@ -134,6 +134,7 @@ def run(args) -> int:
     from mrcnn.compare import check_heads, evaluate_run
     from mrcnn.config import Config
     from mrcnn.config_overrides import check_config_fields, parse_field, with_fields
+    from mrcnn.evaluation.protocol import COCO_MAX_DETECTIONS, COCO_SCORE_FLOOR
     from mrcnn.model import MaskRCNN
     from mrcnn.multi_worker import barrier, uses_own_loop
     from mrcnn.pretrained import load_pretrained, resolve_weights
@@ -178,10 +179,13 @@ def run(args) -> int:
         checkpoint = model.last_checkpoint()
         print(f"checkpoint: {checkpoint}")
         if val_set is not None:
-            detector = MaskRCNN.from_checkpoint(checkpoint, model_dir=args.logs)
+            detector = MaskRCNN.from_checkpoint(
+                checkpoint, model_dir=args.logs, DETECTION_MIN_CONFIDENCE=COCO_SCORE_FLOOR,
+                DETECTION_MAX_INSTANCES=COCO_MAX_DETECTIONS)
             metrics = evaluate_run(detector, val_set)
-            print(f"held-out ({val_set.num_images} images): mask AP "
+            print(f"held-out ({val_set.num_images} images, COCO protocol): mask AP "
                   f"{metrics['segm']['AP']:.3f}, AP50 {metrics['segm']['AP50']:.3f}, "
+                  f"Boundary AP {metrics['boundary']['AP']:.3f}, "
                   f"box AP {metrics['bbox']['AP']:.3f}")
     if uses_own_loop(strategy):  # the other workers stay in the cluster until the chief ends
         barrier(strategy)

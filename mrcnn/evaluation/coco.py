@@ -36,10 +36,12 @@ from pycocotools.cocoeval import COCOeval
 # The COCO json of ground truth and of detect results is data-layer code; imported here
 # for evaluate_model_coco and as part of this module's (and mrcnn.evaluation's) API.
 from mrcnn.data.coco_format import dataset_to_coco, detections_to_coco, encode_mask  # noqa: F401
+from mrcnn.evaluation.boundary_ap import BoundaryCOCOeval
 
 STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl",
               "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
-IOU_TYPES = ("segm", "bbox")
+# "boundary": Boundary AP (mrcnn.evaluation.boundary_ap), on the masks as "segm".
+IOU_TYPES = ("segm", "bbox", "boundary")
 AREA_RANGES = ("all", "small", "medium", "large")
 MAX_DETS = (1, 10, 100)
 COCO_IOU_GRID = np.linspace(0.5, 0.95, 10)
@@ -75,7 +77,8 @@ def evaluate_coco(
     Args:
         gt: COCO object, COCO json dict (e.g. from ``dataset_to_coco``) or json path.
         detections: result entries (from ``detections_to_coco``); not modified.
-        iou_type: "segm" (mask IoU) or "bbox".
+        iou_type: "segm" (mask IoU), "bbox" or "boundary" (Boundary AP: min of mask IoU
+            and Boundary IoU, :mod:`mrcnn.evaluation.boundary_ap`).
         image_ids: images to evaluate (default: all images in gt).
         verbose: print pycocotools' progress and the 12-line summary table.
         return_precision: also return "precision" [T=10, R=101, K, A=4, M=3] (IoU thresholds,
@@ -109,21 +112,23 @@ def run_cocoeval(
     if unknown:
         raise ValueError(f"evaluate_coco: detections for image ids {unknown[:10]} that are not "
                          f"in the ground truth ({len(known)} images)")
-    drop = "bbox" if iou_type == "segm" else "segmentation"
+    on_masks = iou_type in ("segm", "boundary")
+    drop = "bbox" if on_masks else "segmentation"
     entries = [{k: v for k, v in d.items() if k not in (drop, "id", "area", "iscrowd")}
                for d in detections]
-    if iou_type == "segm" and any("segmentation" not in d for d in entries):
-        raise ValueError("evaluate_coco: iou_type 'segm' needs a 'segmentation' in every "
-                         "detection")
+    if on_masks and any("segmentation" not in d for d in entries):
+        raise ValueError(f"evaluate_coco: iou_type {iou_type!r} needs a 'segmentation' in "
+                         "every detection")
     if iou_type == "bbox" and any("bbox" not in d for d in entries):
         raise ValueError("evaluate_coco: iou_type 'bbox' needs a 'bbox' in every detection")
-    if iou_type == "segm":
+    if on_masks:
         _check_mask_sizes(coco_gt, entries)
 
     out = sys.stdout if verbose else io.StringIO()
     with contextlib.redirect_stdout(out):
         coco_dt = coco_gt.loadRes(entries) if entries else _empty_results(coco_gt)
-        coco_eval = COCOeval(coco_gt, coco_dt, iouType=iou_type)
+        coco_eval = (BoundaryCOCOeval(coco_gt, coco_dt) if iou_type == "boundary"
+                     else COCOeval(coco_gt, coco_dt, iouType=iou_type))
         if image_ids is not None:
             image_ids = sorted(int(i) for i in image_ids)
             missing = sorted(set(image_ids) - known)
@@ -210,10 +215,11 @@ def evaluate_model_coco(
         return_results: also return the raw results under "results" (full-size masks:
             memory grows with the number of images).
         progress: print a running image counter; verbose: print pycocotools' tables.
-        return_precision: add "precision" arrays to "segm" and "bbox" (see ``evaluate_coco``).
+        return_precision: add "precision" arrays to each (see ``evaluate_coco``).
 
     Returns:
-        {"segm": stats, "bbox": stats} (stats as ``evaluate_coco``), and "results" if asked.
+        {"segm": stats, "bbox": stats, "boundary": stats} (stats as ``evaluate_coco``;
+        "boundary" is Boundary AP), and "results" if asked.
     """
     if results is not None:
         image_ids = list(results) if image_ids is None else [int(i) for i in image_ids]

@@ -10,20 +10,27 @@ from mrcnn.ops.geometry import cell_centre_crops
 from mrcnn.ops.resample import IMPLS, crop_and_resize, crop_and_resize_gather
 from mrcnn.precision import Float32Layer
 
+# In octaves (log2 of the size): 1e-4 is 0.007% of a RoI's side.
+LEVEL_TOLERANCE = 1e-4
+
 
 def assign_roi_levels(rois: tf.Tensor, image_area: tf.Tensor, canonical_size: float = 224.0,
                       canonical_level: int = 4, min_level: int = 2,
                       max_level: int = 5) -> tf.Tensor:
-    """Pyramid level of each RoI: ``k = k0 + log2(sqrt(wh) / 224)``, rounded and clipped.
+    """Pyramid level of each RoI: ``k = floor(k0 + log2(sqrt(wh) / 224))``, clipped (the
+    FPN paper's equation 1, as Detectron2's ``assign_boxes_to_levels`` and torchvision's
+    ``LevelMapper``): a RoI of 112 to 223 px is pooled from P3, 224 to 447 px from P4.
 
     ``rois`` are normalized ``[..., 4]``; ``image_area`` is the molded image's pixel area,
-    so ``sqrt(wh)`` is measured in pixels. Returns int32 ``[...]``.
+    so ``sqrt(wh)`` is measured in pixels. ``LEVEL_TOLERANCE`` keeps a RoI of exactly
+    ``224 * 2**j`` px at level ``k0 + j`` although normalized coordinates round its size
+    a little below. Returns int32 ``[...]``.
     """
     h = rois[..., 2] - rois[..., 0]
     w = rois[..., 3] - rois[..., 1]
     size = tf.sqrt(tf.maximum(h * w, 1e-12)) * tf.sqrt(tf.cast(image_area, tf.float32))
     k = canonical_level + tf.math.log(size / canonical_size) / tf.math.log(2.0)
-    k = tf.clip_by_value(tf.round(k), min_level, max_level)
+    k = tf.clip_by_value(tf.floor(k + LEVEL_TOLERANCE), min_level, max_level)
     return tf.cast(k, tf.int32)
 
 

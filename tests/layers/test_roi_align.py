@@ -11,11 +11,12 @@ from mrcnn.ops.resample import IMPLS
 
 # ----------------------------------------------------------------------------- numpy twins
 def np_levels(rois: np.ndarray, image_area: float, canonical=224.0) -> np.ndarray:
-    """``k = 4 + log2(sqrt(wh) * sqrt(area) / canonical)``, rounded, clipped to [2, 5]."""
+    """The FPN paper's equation 1: ``k = floor(4 + log2(sqrt(wh) / canonical))`` with
+    ``sqrt(wh)`` in pixels, clipped to [2, 5]."""
     h = rois[..., 2] - rois[..., 0]
     w = rois[..., 3] - rois[..., 1]
     size = np.sqrt(np.maximum(h * w, 1e-12)) * np.sqrt(image_area)
-    return np.clip(np.round(4 + np.log2(size / canonical)), 2, 5).astype(int)
+    return np.clip(np.floor(4 + np.log2(size / canonical) + 1e-9), 2, 5).astype(int)
 
 
 def np_bilinear(features: np.ndarray, y: float, x: float) -> np.ndarray:
@@ -245,9 +246,9 @@ def test_roi_align_gradient_flows_to_features_only(impl):
 @pytest.mark.parametrize("size, level", [
     (224.0, 4), (112.0, 3), (448.0, 5), (56.0, 2),
     (896.0, 5), (28.0, 2), (1.0, 2),                       # clipped
-    (224 * 2 ** -0.49, 4), (224 * 2 ** -0.51, 3),          # rounding boundaries
-    (224 * 2 ** 0.49, 4), (224 * 2 ** 0.51, 5),
-    (224 * 2 ** -1.49, 3), (224 * 2 ** -1.51, 2),
+    (223.0, 3), (447.0, 4), (111.0, 2),                    # just under a power of two
+    (224 * 2 ** 0.99, 4), (160.0, 3), (400.0, 4),          # rounding would say 5, 4, 5
+    (224 * 2 ** -0.51, 3), (224 * 2 ** 0.51, 4),
 ])
 def test_assign_roi_levels_formula(size, level):
     area = 1024.0 * 1024.0

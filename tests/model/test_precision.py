@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from mrcnn import precision
+from mrcnn.checkpoints import load_training_state, state_path
 from mrcnn.config import ConfigError
 from mrcnn.heads.mask import MASK_HEADS
 from mrcnn.model import MaskRCNN, make_optimizer
@@ -138,7 +139,20 @@ def test_mixed_float16_train_writes_a_resumable_checkpoint(shapes64, tmp_path):
                           verbose=0)
     assert np.isfinite(history.history["total_loss"]).all()
     assert isinstance(model.keras_model.optimizer, keras.optimizers.LossScaleOptimizer)
+    saved = load_training_state(state_path(model.last_checkpoint()))
+    # The wrapped optimizer's slots (momentum, Adam's moments), not the wrapper's.
+    assert saved["optimizer"] == type(make_optimizer(config, 0.1)).__name__
+    momenta = {k: v for k, v in saved["variables"].items() if k != "iteration"}
+    assert momenta and any(np.any(v) for v in momenta.values())
     resumed = MaskRCNN("training", config, str(tmp_path))
+    resumed.trainer._resume()
+    resumed.trainer.set_trainable("heads")
+    resumed.trainer._compile(config.LEARNING_RATE)  # what train() runs before its steps
+    inner = resumed.keras_model.optimizer.inner_optimizer
+    restored = {v.name: v.numpy() for v in inner.variables if v.name in momenta}
+    assert restored.keys() == momenta.keys()
+    for name, value in momenta.items():
+        np.testing.assert_array_equal(restored[name], value)
     resumed.train(shapes64, None, config.LEARNING_RATE, epochs=2, layers="heads", verbose=0,
                   resume=True)
     assert resumed.epoch == 2
