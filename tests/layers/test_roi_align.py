@@ -12,11 +12,12 @@ from mrcnn.ops.resample import IMPLS
 # ----------------------------------------------------------------------------- numpy twins
 def np_levels(rois: np.ndarray, image_area: float, canonical=224.0) -> np.ndarray:
     """The FPN paper's equation 1: ``k = floor(4 + log2(sqrt(wh) / canonical))`` with
-    ``sqrt(wh)`` in pixels, clipped to [2, 5]."""
+    ``sqrt(wh)`` in pixels, clipped to [2, 5]; a size within 1e-4 octaves under a power of
+    two counts as that power (float32 normalized coordinates lose a few ulps)."""
     h = rois[..., 2] - rois[..., 0]
     w = rois[..., 3] - rois[..., 1]
     size = np.sqrt(np.maximum(h * w, 1e-12)) * np.sqrt(image_area)
-    return np.clip(np.floor(4 + np.log2(size / canonical) + 1e-9), 2, 5).astype(int)
+    return np.clip(np.floor(4 + np.log2(size / canonical) + 1e-4), 2, 5).astype(int)
 
 
 def np_bilinear(features: np.ndarray, y: float, x: float) -> np.ndarray:
@@ -107,7 +108,7 @@ def test_roi_align_matches_numpy_across_levels_and_order(impl):
          roi(0.4, 0.4, 0.26), roi(0.5, 0.5, 0.1)],
     ], np.float32)
     levels = np_levels(rois, IMAGE * IMAGE, CANONICAL)
-    assert levels.tolist() == [[4, 2, 5, 3, 2, 4], [3, 4, 2, 5, 3, 2]]
+    assert levels.tolist() == [[4, 2, 5, 3, 2, 4], [3, 4, 2, 4, 3, 2]]  # 0.9 x 0.8: P4
     np.testing.assert_array_equal(
         assign_roi_levels(tf.constant(rois), IMAGE * IMAGE, CANONICAL).numpy(), levels)
 

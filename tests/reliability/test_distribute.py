@@ -124,6 +124,7 @@ def test_mirrored_and_two_worker_steps_equal_single_device_step(tmp_path):
     assert not other.exists() or not [p for p in other.rglob("*") if p.is_file()]
 
 
+@pytest.mark.slow  # 65 s of two-worker training: outside CI's 9 minutes (run with -m slow)
 def test_killed_worker_then_cluster_resumes_from_the_chiefs_checkpoint(tmp_path):
     """A worker is SIGKILLed in epoch 2 of a two-worker run (BatchNorm trained): the chief
     stops with WorkerLostError naming its last checkpoint (no hang); restarted with resume,
