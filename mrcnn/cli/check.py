@@ -39,7 +39,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from mrcnn.cli.data_specs import load_spec, parse_spec
+    from mrcnn.cli.data_specs import load_spec, parse_spec, print_findings
     from mrcnn.data.check import check_dataset
 
     status = 0
@@ -49,10 +49,6 @@ def run(args) -> int:
                                      if own_split is not None else [])
         for name, part in parts:
             report = check_dataset(part, name=name)
-            for line in report.repair_lines():
-                print(f"note: {line}")
-            for problem in report.problems:
-                print(f"  {problem}")
-            print(report.summary())
+            print_findings(report, problems=True)
             status = max(status, 1 if report.problems else 0)
     return status

@@ -57,7 +57,7 @@ def spec_experiment(spec_text: str, val_text: str | None, holdout: int | None,
 def run(args, rest) -> int:
     import mrcnn.compare
     from mrcnn.cli.data_specs import parse_spec
-    from mrcnn.cli.train import EPOCHS, IMAGE_SIZE, check_option, import_modules
+    from mrcnn.cli.train import EPOCHS, IMAGE_SIZE, import_modules
 
     import_modules(args.imports)
     spec = parse_spec(args.dataset)
@@ -72,7 +72,7 @@ def run(args, rest) -> int:
         name = "shapes"  # the runner's own shapes experiment (seeded data per run)
     else:
         mrcnn.compare.EXPERIMENTS[name] = spec_experiment(args.dataset, args.val, args.holdout,
-                                                            check_option(args))
+                                                          args.check)
     settings.dataset = name
     mrcnn.compare.run(settings)
     return 0

@@ -35,7 +35,7 @@ from mrcnn.data import (
     ShapesDataset,
     ViaDataset,
 )
-from mrcnn.data.check import apply_check, check_dataset
+from mrcnn.data.check import CheckReport, apply_check, check_dataset
 from mrcnn.data.dataset import DatasetError
 from mrcnn.data.subset import holdout_split
 from mrcnn.presets import RealDataConfig
@@ -180,9 +180,7 @@ def checked(dataset: Dataset, name: str, check: str = "stop") -> Dataset:
     if check == "off":
         return dataset
     report = check_dataset(dataset, name=name)
-    for line in report.repair_lines():
-        print(f"note: {line}")
-    print(report.summary())
+    print_findings(report)
     kept = apply_check(dataset, report, skip_bad=check == "skip")
     if kept is not dataset:
         print(f"note: {dataset.num_images - kept.num_images} image(s) with problems left "
@@ -190,6 +188,16 @@ def checked(dataset: Dataset, name: str, check: str = "stop") -> Dataset:
         for problem in report.problems[:DatasetError.MAX_LINES]:
             print(f"  {problem}")
     return kept
+
+
+def print_findings(report: CheckReport, problems: bool = False) -> None:
+    """A check's repairs (``note:`` lines), its problems when asked, and its summary."""
+    for line in report.repair_lines():
+        print(f"note: {line}")
+    if problems:
+        for problem in report.problems:
+            print(f"  {problem}")
+    print(report.summary())
 
 
 def load_checked(spec_text: str, check: str = "stop") -> tuple[Dataset, Dataset | None]:

@@ -46,7 +46,7 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from mrcnn.checkpoints import write_text_atomically
     from mrcnn.cli.data_specs import evaluation_set, load_checked
-    from mrcnn.cli.train import check_option, import_modules
+    from mrcnn.cli.train import import_modules
     from mrcnn.compare import evaluate_run, json_default
     from mrcnn.evaluation.protocol import COCO_MAX_DETECTIONS, COCO_SCORE_FLOOR
     from mrcnn.model import MaskRCNN
@@ -59,9 +59,8 @@ def run(args) -> int:
     if args.dtype_policy is not None:
         overrides.update(DTYPE_POLICY=args.dtype_policy, AUTO_BFLOAT16_INFERENCE=False)
     model = MaskRCNN.from_checkpoint(args.weights, **overrides)
-    check = check_option(args)
-    dataset = (load_checked(args.val, check)[0] if args.val
-               else evaluation_set(args.dataset, args.holdout, check))
+    dataset = (load_checked(args.val, args.check)[0] if args.val
+               else evaluation_set(args.dataset, args.holdout, args.check))
     if model.class_names and model.class_names != dataset.class_names:
         raise ValueError(f"{args.weights} detects {model.class_names[1:]} but the data set "
                          f"has {dataset.class_names[1:]}")

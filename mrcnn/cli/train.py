@@ -96,13 +96,6 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
                        help="leave out the images the data check finds problems with, "
                             "instead of stopping")
 
-
-def check_option(args) -> str:
-    """The data check that ``--no-check`` / ``--skip-bad`` ask for (see
-    :func:`mrcnn.cli.data_specs.checked`)."""
-    return getattr(args, "check", "stop")
-
-
 def import_modules(names) -> None:
     import importlib
 
@@ -146,8 +139,7 @@ def run(args) -> int:
     backbone = args.backbone or BACKBONE_FOR_WEIGHTS.get(args.weights, "resnet_light")
     if args.weights not in ("none", "last"):  # fetch (or fail) before anything is built
         resolve_weights(args.weights, backbone=backbone)
-    train_set, val_set = train_and_held_out(args.dataset, args.val, args.holdout,
-                                            check_option(args))
+    train_set, val_set = train_and_held_out(args.dataset, args.val, args.holdout, args.check)
     fields = {"MASK_HEAD": args.head, "STEPS_PER_EPOCH": args.steps_per_epoch,
               "BACKBONE": backbone}
     if args.name:

@@ -16,10 +16,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from mrcnn.data.dataset import Dataset, DatasetError, DatasetProblem
+from mrcnn.data.dataset import Dataset, DatasetError, DatasetProblem, repair_lines
 from mrcnn.data.subset import DatasetSubset
-
-SHOWN_PER_KIND = 3  # repaired items named per kind; the rest are counted
 
 
 @dataclass
@@ -39,10 +37,7 @@ class CheckReport:
 
     def repair_lines(self) -> list[str]:
         """One line per kind of repaired fault, naming the first few."""
-        return [f"{self.name}: {len(items)} {kind}: {'; '.join(items[:SHOWN_PER_KIND])}"
-                + (f"; and {len(items) - SHOWN_PER_KIND} more" if len(items) > SHOWN_PER_KIND
-                   else "")
-                for kind, items in self.repairs.items()]
+        return repair_lines(self.name, self.repairs)
 
     def summary(self) -> str:
         """One line: images checked, problems, repairs and the time it took."""

@@ -40,7 +40,7 @@ from pycocotools.coco import COCO
 
 from mrcnn.data.boxes_from_masks import extract_bboxes
 from mrcnn.data.coco_format import dataset_to_coco, detections_to_coco
-from mrcnn.data.dataset import Dataset, small_box_problems
+from mrcnn.data.dataset import Dataset, repair_lines, small_box_problems
 from mrcnn.data.image_io import check_image_file
 
 logger = logging.getLogger(__name__)
@@ -132,9 +132,8 @@ class CocoDataset(Dataset):
                 self.repaired("annotation of an image id not in 'images', left out",
                               f"annotation {annotation.get('id')} (image id "
                               f"{annotation.get('image_id')!r})")
-        for kind, items in self.repairs.items():
-            logger.warning("%s: %d %s: %s%s", where, len(items), kind, "; ".join(items[:3]),
-                           " ..." if len(items) > 3 else "")
+        for line in repair_lines(str(where), self.repairs):
+            logger.warning("%s", line)
         if absent:
             listing = "; ".join(f"image {i}: {p}" for i, p in absent[:10])
             more = f" (and {len(absent) - 10} more)" if len(absent) > 10 else ""

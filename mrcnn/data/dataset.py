@@ -414,6 +414,14 @@ class Dataset:
         return found
 
 
+def repair_lines(name: str, repairs: dict[str, list[str]], shown: int = 3) -> list[str]:
+    """One line per kind of repaired fault of the data set ``name``, naming the first
+    ``shown`` items and counting the rest."""
+    return [f"{name}: {len(items)} {kind}: {'; '.join(items[:shown])}"
+            + (f"; and {len(items) - shown} more" if len(items) > shown else "")
+            for kind, items in repairs.items()]
+
+
 def small_box_problems(boxes: np.ndarray, areas: np.ndarray, image_shape: tuple,
                        config: Any) -> list[str]:
     """Boxes ``[N, 4]`` (pixels) of non-empty masks that shrink under one pixel at the
