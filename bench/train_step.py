@@ -1,6 +1,7 @@
 """Training benchmark: seconds per step, images/s and the input-pipeline / compute split.
 
-For each config (the shapes preset and a 512x512 ResNet-50 config, on shapes images)
+For each config (the shapes preset, the real-photo preset and a 512x512 ResNet-50 config,
+on shapes images)
 and each mask head, in one process:
 
 - ``pipeline``: iterating ``build_dataset`` alone (batches/s, nothing else running);
@@ -17,9 +18,15 @@ and each mask head, in one process:
 ``compute_fraction`` = cached step / fit step: near 1 means the step is compute-bound;
 lower means the pipeline (which shares the CPU cores with the step) costs the rest.
 
+``mask_rows``: ``positives`` runs the training graph's mask head on the rows that can be
+positive (``Config.MASK_HEAD_POSITIVES_ONLY``, the default), ``all`` on every sampled RoI
+(the classic graph); before the cached rounds a ``positives`` variant takes the weights of
+its ``all`` twin, so the two step the same weights on the same batch.
+``mask_rows_comparison`` compares them.
+
 ``flops``: the training graph's forward FLOPs per image (:func:`mrcnn.flops.flops_by_region`:
-backbone, FPN and RPN on the image, box and mask heads on all ``TRAIN_ROIS_PER_IMAGE``
-rows, as the training graph runs them) and the step's estimate, 3 x forward x batch (the
+backbone, FPN and RPN on the image, the box head on all ``TRAIN_ROIS_PER_IMAGE`` rows and
+the mask head on the rows it runs on) and the step's estimate, 3 x forward x batch (the
 backward pass costs about twice the forward). ``fit`` and ``cached`` give the achieved
 GFLOP/s and ``fraction_of_matmul_peak``, against the matmul peak in the policy's compute
 dtype (``peak_used``).
@@ -51,12 +58,13 @@ from common import (
 from mrcnn.config import Config, LightConfig
 from mrcnn.data.shapes import ShapesConfig, ShapesDataset
 from mrcnn.flops import flops_by_region, mask_head_profile
-from mrcnn.graph import BOX_ROI_ALIGN, MASK_ROI_ALIGN
+from mrcnn.graph import BOX_ROI_ALIGN, MASK_ROI_ALIGN, mask_training_rows
 from mrcnn.heads.mask import mask_head_settings
 from mrcnn.model import MaskRCNN
+from mrcnn.presets import RealDataConfig
 from mrcnn.training import build_dataset
 
-CONFIGS = ("shapes", "resnet50_512")
+CONFIGS = ("shapes", "real_data", "resnet50_512")
 
 
 class StepTimer(keras.callbacks.Callback):
@@ -81,12 +89,13 @@ def training_flops(model: MaskRCNN) -> dict[str, Any]:
     """Forward FLOPs of one image through the training graph and the step's estimate."""
     config = model.config
     regions = flops_by_region(model.keras_model)
-    rois = config.TRAIN_ROIS_PER_IMAGE
+    rois, mask_rows = config.TRAIN_ROIS_PER_IMAGE, mask_training_rows(config)
     flops = {"backbone_fpn_rpn": regions["image"],
              "box_head_per_roi": regions.get(BOX_ROI_ALIGN, 0),
-             "mask_head_per_roi": regions.get(MASK_ROI_ALIGN, 0), "rois_per_image": rois}
-    flops["forward_per_image"] = (flops["backbone_fpn_rpn"] + rois * (
-        flops["box_head_per_roi"] + flops["mask_head_per_roi"]))
+             "mask_head_per_roi": regions.get(MASK_ROI_ALIGN, 0), "rois_per_image": rois,
+             "mask_rows_per_image": mask_rows}
+    flops["forward_per_image"] = (flops["backbone_fpn_rpn"] + rois * flops["box_head_per_roi"]
+                                  + mask_rows * flops["mask_head_per_roi"])
     # Cross-check of the region split: the mask head built on its own.
     flops["mask_head_alone_per_roi"] = mask_head_profile(config)["flops_per_roi"]
     flops["train_step_estimate"] = 3 * flops["forward_per_image"] * config.BATCH_SIZE
@@ -102,16 +111,22 @@ def throughput(step_flops: int, seconds: float, peak: dict[str, Any]) -> dict[st
 
 
 def make_config(name: str, head: str, args, policy: str = "float32",
-                norm: str = "batch") -> Config:
-    """``shapes``: the shapes preset (128 px, resnet_light, batch 8); ``resnet50_512``:
+                norm: str = "batch", mask_rows: str = "positives") -> Config:
+    """``shapes``: the shapes preset (128 px, resnet_light, batch 8); ``real_data``: the
+    real-photo preset the Penn-Fudan and balloon samples train with (256 px, resnet_light,
+    batch 4, 32 RoIs an image); ``resnet50_512``:
     ResNet-50-FPN with the library defaults at 512x512, batch ``--r50-batch``.
     ``--quick`` keeps each base (so both code paths run) but shrinks it to 64 px,
     resnet_light, narrow layers (any head: at least LightConfig's widths), batch 2."""
     fields: dict[str, Any] = {"NAME": f"bench_{name}_{head}", "MASK_HEAD": head,
                               "DTYPE_POLICY": policy, "NORM": norm,
+                              "MASK_HEAD_POSITIVES_ONLY": mask_rows == "positives",
                               "STEPS_PER_EPOCH": args.warmup + args.steps}
     if name == "shapes":
         base: type[Config] = ShapesConfig
+    elif name == "real_data":
+        base = RealDataConfig
+        fields.update(NUM_CLASSES=ShapesConfig.NUM_CLASSES)
     else:
         base = Config
         fields.update(BACKBONE="resnet50", IMAGE_MIN_DIM=512, IMAGE_MAX_DIM=512,
@@ -157,10 +172,12 @@ def time_pipeline(dataset: ShapesDataset, config: Config, args) -> dict[str, Any
 
 
 def run_variant(name: str, head: str, args, peak: dict[str, Any],
-                policy: str = "float32", norm: str = "batch") -> dict[str, Any]:
+                policy: str = "float32", norm: str = "batch",
+                mask_rows: str = "positives") -> dict[str, Any]:
     """Pipeline alone, fit end-to-end and the cached step for one config, head, dtype
-    policy and normalisation; ``peak``: the matmul peak in the policy's compute dtype."""
-    config = make_config(name, head, args, policy, norm)
+    policy, normalisation and mask rows; ``peak``: the matmul peak in the policy's compute
+    dtype."""
+    config = make_config(name, head, args, policy, norm, mask_rows)
     dataset = shapes_data(config, args.images)
     reset_peak_rss()
     rss_before = current_rss_mib()
@@ -182,7 +199,8 @@ def run_variant(name: str, head: str, args, peak: dict[str, Any],
     batch = next(iter(build_dataset(dataset, config, shuffle=False)))
     log(f"  fit {fit_s:.4g} s/step, pipeline {pipeline['s_per_batch']} s/batch")
     result = {
-        "config": name, "head": head, "dtype_policy": policy, "backbone": config.BACKBONE,
+        "config": name, "head": head, "dtype_policy": policy, "mask_rows": mask_rows,
+        "backbone": config.BACKBONE,
         "image_size": int(config.IMAGE_MAX_DIM), "batch": config.BATCH_SIZE,
         "base_config": type(config).__mro__[1].__name__, "optimizer": config.OPTIMIZER,
         "norm": config.NORM, "train_bn": config.TRAIN_BN, "use_mini_mask": config.USE_MINI_MASK,
@@ -226,12 +244,24 @@ def time_cached_interleaved(variants: list, args) -> None:
                             "steps": len(steps), "interleaved_with": len(variants) - 1,
                             **throughput(result["flops"]["train_step_estimate"], cached_s, peak)}
         result["compute_fraction"] = rounded(cached_s / result["fit"]["s_per_step"], 3)
-        log(f"{result['config']} {result['head']} {result['dtype_policy']} {result['norm']}: "
-            f"cached {cached_s:.4g} s/step")
+        log(f"{result['config']} {result['head']} {result['dtype_policy']} {result['norm']} "
+            f"{result['mask_rows']}: cached {cached_s:.4g} s/step")
 
 
 # What identifies a variant; a comparison pairs variants that differ in one of these.
-VARIANT_KEYS = ("config", "head", "dtype_policy", "norm")
+VARIANT_KEYS = ("config", "head", "dtype_policy", "norm", "mask_rows")
+
+
+def share_weights(variants: list) -> None:
+    """Each ``positives`` variant takes the weights of the ``all`` variant that differs from
+    it in ``mask_rows`` alone (the two graphs have the same weights)."""
+    others = [k for k in VARIANT_KEYS if k != "mask_rows"]
+    every_row = {tuple(r[k] for k in others): model for r, (model, _, _) in variants
+                 if r["mask_rows"] == "all"}
+    for result, (model, _, _) in variants:
+        twin = every_row.get(tuple(result[k] for k in others))
+        if result["mask_rows"] == "positives" and twin is not None:
+            model.set_weights(twin.get_weights())
 
 
 def cached_comparison(results: list[dict[str, Any]], key: str,
@@ -264,6 +294,9 @@ def parse_args() -> argparse.Namespace:
                         help="Config.DTYPE_POLICY values to compare")
     parser.add_argument("--norms", nargs="+", default=["batch"], choices=["batch", "group"],
                         help="Config.NORM values to compare")
+    parser.add_argument("--mask-rows", nargs="+", default=["all", "positives"],
+                        choices=["all", "positives"],
+                        help="the training mask head on every sampled RoI or the positives")
     parser.add_argument("--quick", action="store_true",
                         help="smoke settings: 64 px, narrow resnet_light, 3 steps")
     args = parser.parse_args()
@@ -285,9 +318,11 @@ def main() -> None:
             for policy in args.dtype_policies:
                 for head in args.heads:
                     for norm in args.norms:
-                        log(f"{name} {head} {policy} {norm}")
-                        variants.append(run_variant(name, head, args, peaks[policy], policy,
-                                                    norm))
+                        for rows in args.mask_rows:
+                            log(f"{name} {head} {policy} {norm} {rows}")
+                            variants.append(run_variant(name, head, args, peaks[policy],
+                                                        policy, norm, rows))
+        share_weights(variants)
         log(f"cached steps, {len(variants)} variant(s) interleaved")
         time_cached_interleaved(variants, args)
         results = [result for result, _ in variants]
@@ -301,6 +336,7 @@ def main() -> None:
           "results": results,
           "precision_comparison": cached_comparison(results, "dtype_policy", "float32"),
           "norm_comparison": cached_comparison(results, "norm", "batch"),
+          "mask_rows_comparison": cached_comparison(results, "mask_rows", "all"),
           "process_peak_rss_mib": process_peak_rss_mib()})
 
 

@@ -117,6 +117,12 @@ class Config:
     # Which of the heads' own presets fills the head settings this config does not set
     # (None: their defaults; LightConfig: "light", see mrcnn.heads.mask).
     MASK_HEAD_PRESET = None
+    # Training runs the mask head on the first ROI_POSITIVE_RATIO x TRAIN_ROIS_PER_IMAGE
+    # sampled RoIs, which hold every positive (the mask loss reads positives only), as
+    # Detectron2 and torchvision do: the same loss for a third of the mask-head FLOPs.
+    # Its BatchNorm statistics (TRAIN_BN, NORM "batch") then come from those rows.
+    # False runs it on every sampled RoI, as the classic Keras code does.
+    MASK_HEAD_POSITIVES_ONLY = True
 
     # --- Detection ----------------------------------------------------------------
     # What detect() keeps: the deployment threshold. Evaluation scores by COCO's protocol
@@ -308,8 +314,9 @@ class Config:
             fail("DTYPE_POLICY", f"must be one of {', '.join(POLICIES)}")
         if self.MASK_HEAD_PRESET is not None and not isinstance(self.MASK_HEAD_PRESET, str):
             fail("MASK_HEAD_PRESET", "must be None or a preset name such as 'light'")
-        if not isinstance(self.AUTO_BFLOAT16_INFERENCE, (bool, np.bool_)):
-            fail("AUTO_BFLOAT16_INFERENCE", "must be True or False")
+        for flag in ("AUTO_BFLOAT16_INFERENCE", "MASK_HEAD_POSITIVES_ONLY"):
+            if not isinstance(getattr(self, flag), (bool, np.bool_)):
+                fail(flag, "must be True or False")
         if self.OPTIMIZER not in ("sgd", "adamw"):
             fail("OPTIMIZER", "must be 'sgd' or 'adamw'")
         if not (isinstance(self.LEARNING_RATE, (int, float)) and self.LEARNING_RATE > 0):

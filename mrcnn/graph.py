@@ -4,8 +4,9 @@
           -> PyramidROIAlign 7x7  -> box head  -> class, box deltas
           -> PyramidROIAlign 14x14 -> mask head (registry: fcn | unet) -> 28x28 mask logits
 
-Training adds the target layers and the five losses; inference adds the detection layer
-and runs the mask head on the final detections.
+Training adds the target layers and the five losses, and runs the mask head on the rows
+that can be positive (``Config.MASK_HEAD_POSITIVES_ONLY``); inference adds the detection
+layer and runs the mask head on the final detections.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from mrcnn.layers import (
     DetectionBoxes,
     DetectionLayer,
     DetectionTargetLayer,
+    LeadingRows,
     LossLayer,
     Norm,
     ProposalLayer,
@@ -30,6 +32,7 @@ from mrcnn.layers import (
     RpnTargetLayer,
     SelectClassMasks,
     ValidDetectionRows,
+    max_positive_rois,
 )
 from mrcnn.precision import OUTPUT_DTYPE, dtype_policy, inference_policy
 
@@ -73,6 +76,14 @@ def _roi_align(pool_size: int, config, name: str) -> PyramidROIAlign:
 def _ops(config) -> tuple[str, str]:
     """``(RoIAlign impl, NMS impl)`` of ``config.GRAPH_OPS``."""
     return ("gather", "padded") if config.GRAPH_OPS == "xla" else ("native", "native")
+
+
+def mask_training_rows(config) -> int:
+    """How many sampled RoIs an image the training graph's mask head runs on: those that
+    can be positive (they come first), or all ``TRAIN_ROIS_PER_IMAGE``."""
+    if config.MASK_HEAD_POSITIVES_ONLY:
+        return max_positive_rois(config.TRAIN_ROIS_PER_IMAGE, config.ROI_POSITIVE_RATIO)
+    return config.TRAIN_ROIS_PER_IMAGE
 
 
 def build_graph(mode: str, config) -> keras.Model:
@@ -130,23 +141,28 @@ def _build_graph(mode: str, config) -> keras.Model:
             config.RPN_TRAIN_ANCHORS_PER_IMAGE, config.RPN_POSITIVE_IOU,
             config.RPN_NEGATIVE_IOU, config.RPN_BBOX_STD_DEV, name="rpn_targets")(
             anchors, gt_class_ids, gt_boxes, image)
+        mask_rows = mask_training_rows(config)
         rois, target_class_ids, target_deltas, target_masks = DetectionTargetLayer(
             config.TRAIN_ROIS_PER_IMAGE, config.ROI_POSITIVE_RATIO, config.ROI_POSITIVE_IOU,
             config.BBOX_STD_DEV, config.MASK_SHAPE, config.USE_MINI_MASK,
             config.ADD_GT_TO_PROPOSALS, aligned=config.ROI_ALIGN_ALIGNED,
-            impl=_ops(config)[0], name="proposal_targets")(
+            impl=_ops(config)[0], mask_rows=mask_rows, name="proposal_targets")(
             rpn_rois, gt_class_ids, gt_boxes, gt_masks, image)
 
         class_logits, _, bbox = _roi_heads(rois, image, mrcnn_maps, config)
-        masks = build_mask_head(_mask_features(rois, image, mrcnn_maps, config), config)
-        masks = RoiBatchReshape(name="mrcnn_mask_rois")(masks, rois)
+        mask_rois, mask_class_ids = rois, target_class_ids
+        if mask_rows < config.TRAIN_ROIS_PER_IMAGE:
+            mask_rois, mask_class_ids = LeadingRows(mask_rows, name="mask_rois")(
+                rois, target_class_ids)
+        masks = build_mask_head(_mask_features(mask_rois, image, mrcnn_maps, config), config)
+        masks = RoiBatchReshape(name="mrcnn_mask_rois")(masks, mask_rois)
 
         arguments = {
             "rpn_class_loss": (rpn_match, rpn_logits),
             "rpn_bbox_loss": (rpn_bbox_targets, rpn_match, rpn_bbox),
             "mrcnn_class_loss": (target_class_ids, class_logits),
             "mrcnn_bbox_loss": (target_deltas, target_class_ids, bbox),
-            "mrcnn_mask_loss": (target_masks, target_class_ids, masks),
+            "mrcnn_mask_loss": (target_masks, mask_class_ids, masks),
         }
         losses = [LossLayer(name)(*arguments[name]) for name in LOSS_NAMES]
         inputs = [image, image_meta, gt_class_ids, gt_boxes, gt_masks]

@@ -137,9 +137,11 @@ def test_interleave_quick():
 
 def test_train_step_quick():
     # One config: --quick shrinks the ResNet-50 one to the same tiny network anyway.
-    result = run_script("train_step.py", "--heads", "fcn", "--configs", "shapes")
+    result = run_script("train_step.py", "--heads", "fcn", "--configs", "shapes",
+                        "--mask-rows", "positives")
     assert result["benchmark"] == "train_step"
-    assert [(r["config"], r["head"]) for r in result["results"]] == [("shapes", "fcn")]
+    assert [(r["config"], r["head"], r["mask_rows"]) for r in result["results"]] == [
+        ("shapes", "fcn", "positives")]
     for variant in result["results"]:
         for part in ("fit", "cached"):
             assert {"s_per_step", "images_per_s"} <= set(variant[part])
@@ -149,6 +151,8 @@ def test_train_step_quick():
         # The training graph's mask region is exactly the head alone, once per RoI row.
         assert flops["mask_head_per_roi"] == flops["mask_head_alone_per_roi"] > 0
         assert flops["backbone_fpn_rpn"] > flops["box_head_per_roi"] > 0
+        # --quick samples 16 RoIs an image; the mask head runs on the 5 that can be positive.
+        assert (flops["rois_per_image"], flops["mask_rows_per_image"]) == (16, 5)
         for part in ("fit", "cached"):
             assert variant[part]["peak_used"] == "float32"
             assert variant[part]["achieved_gflops_per_s"] == pytest.approx(
@@ -165,15 +169,43 @@ def test_norm_comparison_pairs_group_with_batch_norm_runs():
 
     def run(norm, policy, seconds):
         return {"config": "shapes", "head": "fcn", "norm": norm, "dtype_policy": policy,
-                "cached": {"s_per_step": seconds}}
+                "mask_rows": "positives", "cached": {"s_per_step": seconds}}
 
     runs = [run("batch", "float32", 2.0), run("group", "float32", 2.5),
             run("group", "mixed_bfloat16", 1.0)]
     assert train_step.cached_comparison(runs, "norm", "batch") == [
         {"config": "shapes", "head": "fcn", "norm": "group", "dtype_policy": "float32",
-         "batch_s_per_step": 2.0, "s_per_step": 2.5, "time_over_batch": 1.25}]
+         "mask_rows": "positives", "batch_s_per_step": 2.0, "s_per_step": 2.5,
+         "time_over_batch": 1.25}]
     (row,) = train_step.cached_comparison(runs, "dtype_policy", "float32")
     assert row["dtype_policy"] == "mixed_bfloat16" and row["time_over_float32"] == 0.4
+
+
+def test_step_profile_assigns_every_layer_and_op_to_its_region():
+    import step_profile
+
+    from mrcnn.graph import build_graph
+    from tests.conftest import tiny_config
+
+    model = build_graph("training", tiny_config())
+    regions = step_profile.layer_regions(model)
+    assert set(regions) == {layer.name for layer in model.layers}
+    assert {regions[n] for n in ("mrcnn_mask_conv1", "mrcnn_mask", "mrcnn_mask_deconv")} == {
+        "mask_head"}
+    assert regions["mrcnn_class_logits"] == regions["mrcnn_bbox_fc"] == "box_head"
+    assert (regions["roi_align_mask"], regions["proposal_targets"], regions["fpn_p2"],
+            regions["rpn_conv_shared"], regions["mrcnn_mask_loss"]) == (
+        "roi_align", "roi_targets", "fpn", "rpn", "losses")
+    assert regions["conv1"] == "backbone"
+    name = model.name
+    assert step_profile.region_of_op(
+        f"gradient_tape/{name}_1/mrcnn_mask_conv1_1/convolution/Conv2DBackpropFilter"
+        ":Conv2DBackpropFilter", name, regions) == ("mask_head", "backward")
+    assert step_profile.region_of_op(f"{name}_1/rpn_targets_1/Minimum:Minimum", name,
+                                     regions) == ("rpn_targets", "forward")
+    assert step_profile.region_of_op("adam_w/AssignSubVariableOp_3:AssignSubVariableOp", name,
+                                     regions) == ("optimizer_other", "forward")
+    assert not step_profile.OP_EVENT.fullmatch("ExecutorState::Process")
 
 
 def test_memory_quick():

@@ -9,11 +9,11 @@ from mrcnn.layers.normalization import Norm
 from mrcnn.layers.proposals import ProposalLayer
 from mrcnn.layers.roi_align import PyramidROIAlign, RoiBatchReshape, assign_roi_levels
 from mrcnn.layers.rpn_targets import RpnTargetLayer
-from mrcnn.layers.targets import DetectionTargetLayer
+from mrcnn.layers.targets import DetectionTargetLayer, LeadingRows, max_positive_rois
 
 __all__ = [
     "AnchorsLayer", "BatchNorm", "DetectionBoxes", "DetectionLayer", "DetectionTargetLayer",
-    "LossLayer", "Norm",
+    "LeadingRows", "LossLayer", "Norm",
     "ProposalLayer", "PyramidROIAlign", "RoiBatchReshape", "RpnTargetLayer", "SelectClassMasks",
-    "ValidDetectionRows", "assign_roi_levels",
+    "ValidDetectionRows", "assign_roi_levels", "max_positive_rois",
 ]

@@ -83,12 +83,15 @@ LEVERS: dict[str, Lever] = {
                            "on half the samples)", args=("--copy-paste", "0")),
     "anchors_20": Lever("anchors 20-320 px (x1.25; the median pedestrian is 75 px)",
                         config={"RPN_ANCHOR_SCALES": (20, 40, 80, 160, 320)}),
+    "mask_every_roi": Lever("the mask head trained on every sampled RoI, as the classic "
+                            "Keras code (the default: on the rows that can be positive)",
+                            config={"MASK_HEAD_POSITIVES_ONLY": False}),
     "no_augmentation": Lever("no augmentation, Copy-Paste included (what it is worth)",
                              args=("--copy-paste", "0"), config={"AUGMENTATION": None}),
 }
 
 # Figures of the lever table: name in mrcnn.compare's summary.
-FIGURES = ("mask AP", "mask AP50", "mask AP75", "Boundary IoU (TP)", "box AP")
+FIGURES = ("mask AP", "mask AP50", "mask AP75", "Boundary AP", "Boundary IoU (TP)", "box AP")
 
 
 def lever_settings(name: str, common: list[str], out: str):

@@ -70,3 +70,47 @@ def test_classic_layer_names_are_kept():
                  "mrcnn_class_logits", "mrcnn_bbox_fc", "mrcnn_mask_conv1", "mrcnn_mask_conv4",
                  "mrcnn_mask_deconv", "mrcnn_mask"):
         assert name in names, name
+
+
+def _mask_loss_and_gradients(model, batch):
+    """The mask loss on ``batch`` and its gradient for every trainable weight, with the
+    same random draws of anchors and RoIs at every call."""
+    tf.random.set_seed(11)
+    with tf.GradientTape() as tape:
+        loss = model(batch, training=True)[LOSS_NAMES.index("mrcnn_mask_loss")]
+    grads = tape.gradient(loss, model.trainable_weights)
+    return float(loss), grads
+
+
+@pytest.mark.parametrize("head,norm", [("fcn", "batch"), ("unet", "batch"), ("fcn", "group")])
+def test_mask_head_on_positive_rows_gives_the_same_loss_and_gradient(head, norm, shapes64):
+    """The paper's mask loss reads positive RoIs only, so running the head on the rows that
+    can be positive (a third of them) changes neither the loss nor any gradient. Frozen
+    BatchNorm or GroupNorm: both normalise each RoI on its own."""
+    fields = dict(MASK_HEAD=head, NORM=norm, TRAIN_BN=False, TRAIN_ROIS_PER_IMAGE=24,
+                  ROI_POSITIVE_RATIO=0.33)
+    every_row = build_graph("training", tiny_config(MASK_HEAD_POSITIVES_ONLY=False, **fields))
+    positives = build_graph("training", tiny_config(MASK_HEAD_POSITIVES_ONLY=True, **fields))
+    positives.set_weights(every_row.get_weights())
+    assert positives.get_layer("mask_rois").rows == 7 < 24
+    batch = next(iter(build_dataset(shapes64, tiny_config(**fields), shuffle=False)))
+
+    loss_all, grads_all = _mask_loss_and_gradients(every_row, batch)
+    loss_pos, grads_pos = _mask_loss_and_gradients(positives, batch)
+    assert loss_all > 0.1
+    np.testing.assert_allclose(loss_pos, loss_all, rtol=1e-5)
+    assert len(grads_pos) == len(grads_all)
+    largest = max(float(np.abs(g).max()) for g in grads_all if g is not None)
+    mask_head_grads = 0
+    for weight, g_all, g_pos in zip(every_row.trainable_weights, grads_all, grads_pos):
+        if g_all is None:
+            assert g_pos is None, weight.path
+            continue
+        g_all, g_pos = np.asarray(g_all), np.asarray(g_pos)
+        scale = float(np.abs(g_all).max())
+        # Relative to the tensor's own gradient; a bias that a norm layer cancels has a
+        # zero gradient up to float noise, judged against the largest gradient.
+        np.testing.assert_allclose(g_pos, g_all, atol=1e-4 * scale + 1e-6 * largest,
+                                   err_msg=weight.path)
+        mask_head_grads += "mask" in weight.path and scale > 1e-6 * largest
+    assert mask_head_grads >= 4  # the head's convs did get a gradient
