@@ -36,10 +36,10 @@ from common import emit, log, machine_info, median, rounded, stdout_to_stderr
 from tensorflow.tsl.profiler.protobuf import xplane_pb2
 from train_step import make_config, shapes_data
 
+from mrcnn.engine.input_pipeline import build_dataset
 from mrcnn.graph import BOX_ROI_ALIGN, MASK_ROI_ALIGN
 from mrcnn.layers import LossLayer, PyramidROIAlign
 from mrcnn.model import MaskRCNN
-from mrcnn.training import build_dataset
 
 OWN_REGIONS = {"anchors": "anchors_proposals", "ROI": "anchors_proposals",
                "rpn_targets": "rpn_targets", "proposal_targets": "roi_targets",

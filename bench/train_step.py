@@ -57,12 +57,12 @@ from common import (
 
 from mrcnn.config import Config, LightConfig
 from mrcnn.data.shapes import ShapesConfig, ShapesDataset
+from mrcnn.engine.input_pipeline import build_dataset
 from mrcnn.flops import flops_by_region, mask_head_profile
 from mrcnn.graph import BOX_ROI_ALIGN, MASK_ROI_ALIGN, mask_training_rows
 from mrcnn.heads.mask import mask_head_settings
 from mrcnn.model import MaskRCNN
 from mrcnn.presets import RealDataConfig
-from mrcnn.training import build_dataset
 
 CONFIGS = ("shapes", "real_data", "resnet50_512")
 

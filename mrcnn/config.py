@@ -35,6 +35,11 @@ LOSS_NAMES = ("rpn_class_loss", "rpn_bbox_loss", "mrcnn_class_loss", "mrcnn_bbox
               "mrcnn_mask_loss")
 
 
+# Fields Config.__init__ computes from the others: never set by hand (MASK_SHAPE only to
+# check), not stored in checkpoints, and no head's setting.
+DERIVED_FIELDS = ("BATCH_SIZE", "IMAGE_SHAPE", "IMAGE_META_SIZE", "MASK_SHAPE")
+
+
 class ConfigError(ValueError):
     """A configuration field has an invalid value."""
 
@@ -85,7 +90,7 @@ class Config:
     MEAN_PIXEL = np.array([123.7, 116.8, 103.9])
 
     # --- Ground truth -----------------------------------------------------------
-    # Training augmentation used by runners such as mrcnn.compare: a callable
+    # Training augmentation used by runners such as mrcnn.experiments.compare: a callable
     # fn(image, masks, rng) -> (image, masks) (see mrcnn.data.augment), or None.
     AUGMENTATION: Any = None
     USE_MINI_MASK = True
@@ -185,6 +190,11 @@ class Config:
         ``to_dict`` shows them), and MASK_SHAPE the selected head's output size."""
         from mrcnn.heads.mask import MASK_HEADS, mask_head_settings
 
+        for head, spec in MASK_HEADS.items():
+            taken = sorted(set(spec.settings) & (Config.class_fields() | set(DERIVED_FIELDS)))
+            if taken:
+                raise ConfigError(f"mask head {head!r}: setting {taken[0]} is a Config field; "
+                                  "give the head's setting its own name")
         for name, default in mask_head_settings(self.MASK_HEAD_PRESET).items():
             if not hasattr(self, name):
                 setattr(self, name, copy.deepcopy(default))

@@ -73,7 +73,7 @@ def in_policy(model, dtype_policy: str | None = None):
     will serve the SavedModel may have none (bfloat16 emulated on such a CPU is slow).
     """
     from mrcnn.model import MaskRCNN
-    from mrcnn.model_info import config_fields, config_from_fields
+    from mrcnn.weights.checkpoint_info import config_fields, config_from_fields
 
     wanted = dtype_policy or model.config.DTYPE_POLICY
     if wanted == inference_policy(model.config):

@@ -1,6 +1,6 @@
 """MaskRCNN: the user-facing model (train, detect, load and save weights).
 
-Training itself is :class:`mrcnn.trainer.Trainer`'s; ``MaskRCNN.train`` is its front.
+Training itself is :class:`mrcnn.engine.trainer.Trainer`'s; ``MaskRCNN.train`` is its front.
 """
 
 from __future__ import annotations
@@ -15,29 +15,20 @@ import numpy as np
 import tensorflow as tf
 
 from mrcnn import preprocessing
-from mrcnn.checkpoints import checkpoint_epoch, load_weights_by_name, save_weights_atomically
+from mrcnn.engine.trainer import Trainer, TrainingModel, set_trainable
 from mrcnn.graph import build_graph
-from mrcnn.migration import is_classic_weights_file, load_classic_weights
-from mrcnn.model_info import checkpoint_info, config_from_info, read_info, stored_info
-from mrcnn.trainer import (
-    NonFiniteLossError,
-    StopOnNonFiniteLoss,
-    Trainer,
-    TrainingModel,
-    make_optimizer,
-    set_trainable,
-)
+from mrcnn.weights.checkpoint_info import checkpoint_info, config_from_info, read_info, stored_info
+from mrcnn.weights.files import checkpoint_epoch, load_weights_by_name, save_weights_atomically
+from mrcnn.weights.migration import is_classic_weights_file, load_classic_weights
 
-# The training names are defined in mrcnn.trainer and stay importable from here.
-__all__ = ["MaskRCNN", "NonFiniteLossError", "StopOnNonFiniteLoss", "Trainer",
-           "TrainingModel", "make_optimizer"]
+__all__ = ["MaskRCNN"]
 
 
 class MaskRCNN:
     """Mask R-CNN in ``mode`` "training" or "inference" for ``config``.
 
     Checkpoints and TensorBoard logs go to ``model_dir/<name><timestamp>/``; every
-    checkpoint also stores the config and the class names (:mod:`mrcnn.model_info`), so
+    checkpoint also stores the config and the class names (:mod:`mrcnn.weights.checkpoint_info`), so
     :meth:`from_checkpoint` needs nothing else.
     """
 
@@ -64,18 +55,20 @@ class MaskRCNN:
         # The fit loop, and the optimizer state it carries to the next train() call.
         self.trainer = Trainer(self) if mode == "training" else None
 
-    def _scope(self):
+    def scope(self):
+        """The context of the model's ``tf.distribute`` strategy (a null context without one):
+        variables created inside (the optimizer's) are placed as the strategy says."""
         return self.strategy.scope() if self.strategy is not None else contextlib.nullcontext()
 
     def _build(self) -> keras.Model:
-        with self._scope():
+        with self.scope():
             graph = build_graph(self.mode, self.config)
             if self.mode == "training":
                 graph = TrainingModel(graph.inputs, graph.outputs, name=graph.name,
                                       loss_weights=self.config.LOSS_WEIGHTS)
         return graph
 
-    def _use_strategy(self, strategy) -> None:
+    def use_strategy(self, strategy) -> None:
         """Rebuild the graph under ``strategy`` (keeping the weights) if it is a new one."""
         if strategy is None or strategy is self.strategy:
             return
@@ -119,7 +112,8 @@ class MaskRCNN:
         from the config stored in it, with its weights and class names. ``overrides``
         replace config fields, e.g. ``DETECTION_MIN_CONFIDENCE=0.3`` or
         ``IMAGES_PER_GPU=1``. ``info``: the record of ``path`` if the caller has already
-        read it (:func:`mrcnn.model_info.stored_info`), so the file is not read twice."""
+        read it (:func:`mrcnn.weights.checkpoint_info.stored_info`), so the file is not read
+        twice."""
         if not os.path.exists(path):
             raise FileNotFoundError(f"weights file not found: {path}")
         config, class_names = config_from_info(info if info is not None else stored_info(path),
@@ -141,7 +135,7 @@ class MaskRCNN:
         """Load ``.weights.h5`` weights; by layer name (so training and inference graphs,
         and graphs with other heads, share files). ``exclude`` lists layer names to skip.
         A Keras 2 HDF5 file of the classic Keras Mask R-CNN (``layer_names`` attribute) is
-        migrated by name (:func:`mrcnn.migration.load_classic_weights`).
+        migrated by name (:func:`mrcnn.weights.migration.load_classic_weights`).
 
         Returns a report ``{"loaded": [...], "skipped": [...], "mismatched": [...],
         "missing": [...]}`` and logs what was not loaded. A checkpoint named
@@ -194,7 +188,7 @@ class MaskRCNN:
         pipeline (or :class:`~mrcnn.data.augment.CopyPaste` wrapping one); ``None`` (the
         default) uses ``config.AUGMENTATION``, ``False`` none at all. After every epoch
         the weights and the optimizer state are written atomically (see
-        :mod:`mrcnn.checkpoints`); an epoch that ends with a NaN/Inf loss writes nothing.
+        :mod:`mrcnn.engine.checkpoints`); an epoch that ends with a NaN/Inf loss writes nothing.
 
         The optimizer state (iteration count, momentum / Adam moments) carries over to
         the next ``train`` call, also across processes: ``resume=True`` continues the
@@ -210,7 +204,7 @@ class MaskRCNN:
         ``config.NUM_CLASSES``, and :class:`NonFiniteLossError` (naming the epoch, step
         and loss term) when a loss becomes NaN/Inf; the last good checkpoint is kept.
 
-        The loop itself is ``self.trainer``'s (:class:`mrcnn.trainer.Trainer`).
+        The loop itself is ``self.trainer``'s (:class:`mrcnn.engine.trainer.Trainer`).
         """
         if self.trainer is None:
             raise RuntimeError("create the model with mode='training' to train it")

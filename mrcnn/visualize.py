@@ -10,6 +10,10 @@ Two kinds of output:
   under a non-interactive backend (Agg, no display) they are bare
   :class:`matplotlib.figure.Figure` objects that never touch pyplot's global state.
 
+The interactive viewer for notebooks (ipywidgets: images, ground truth and several heads'
+detections, a score slider, one instance at a time) is :class:`mrcnn.viewer.Viewer`; these
+figures stay its static counterparts.
+
 Images are ``[H, W, 3]`` uint8 RGB, boxes ``(y1, x1, y2, x2)`` pixels with y2/x2
 exclusive, instance masks ``[H, W, N]``, colours RGB tuples in ``0..1``.
 """
@@ -833,3 +837,4 @@ def _reference_overlaps(masks: np.ndarray, class_ids: np.ndarray | None,
         same = np.asarray(class_ids).reshape(-1, 1) == np.asarray(ref_class_ids).reshape(1, -1)
         overlaps = np.where(same, overlaps, 0.0)
     return overlaps
+

@@ -90,7 +90,9 @@ DATASETS: dict[str, DataSource] = {
 # ------------------------------------------------------------------------- where the data is
 def download_cache() -> Path:
     """``$XDG_CACHE_HOME/mrcnn/data`` or ``~/.cache/mrcnn/data``."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mrcnn" / "data"
+    from mrcnn.weights.download import default_cache_home
+
+    return default_cache_home() / "mrcnn" / "data"
 
 
 def set_data_root(path: str | os.PathLike | None) -> None:
@@ -216,9 +218,9 @@ def fetch_dataset(name: str, root: str | os.PathLike | None = None,
     A zip already at ``<root>/<parts[0]>/<zip name>`` (put there by hand) is used without
     a download. Files are extracted to a temporary folder, verified, then moved into
     place; the zip is removed after success. Offline this fails within seconds with
-    :class:`mrcnn.download.DownloadUnavailable` saying where to put the data by hand.
+    :class:`mrcnn.weights.download.DownloadUnavailable` saying where to put the data by hand.
     """
-    from mrcnn.download import download
+    from mrcnn.weights.download import download
 
     source = DATASETS[name]
     root = Path(download_root() if root is None else root).expanduser()
@@ -271,7 +273,7 @@ def _data_options() -> argparse.ArgumentParser:
 
 
 def split_data_options(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
-    """``(--data / --download options, the rest of argv for mrcnn.compare)``."""
+    """``(--data / --download options, the rest of argv for mrcnn.experiments.compare)``."""
     return _data_options().parse_known_args(list(argv))
 
 
@@ -280,7 +282,7 @@ def prepare_sample(name: str, experiment: Callable, find_data: Callable[[], Path
     """Apply ``--data DIR`` / ``--download`` of ``argv`` (default: the command line), find
     the data (exit with a message when ``find_data`` raises :class:`DataNotFound`, after
     trying to fetch it with ``--download``), register ``experiment`` as ``name`` in
-    ``mrcnn.compare``; return the rest of ``argv``."""
+    ``mrcnn.experiments.compare``; return the rest of ``argv``."""
     options, rest = split_data_options(sys.argv[1:] if argv is None else argv)
     if options.data:
         set_data_root(options.data)
@@ -289,9 +291,9 @@ def prepare_sample(name: str, experiment: Callable, find_data: Callable[[], Path
               + _data_options().format_help().split(":\n", 1)[-1])
     else:
         find_or_fetch(name, find_data, options.download)
-    import mrcnn.compare
+    import mrcnn.experiments.compare
 
-    mrcnn.compare.EXPERIMENTS[name] = experiment
+    mrcnn.experiments.compare.EXPERIMENTS[name] = experiment
     return rest
 
 
@@ -299,10 +301,10 @@ def run_sample(name: str, experiment: Callable, find_data: Callable[[], Path],
                defaults: Sequence[str], argv: Sequence[str] | None = None) -> dict:
     """The comparison of ``experiment`` (:func:`prepare_sample`) with ``defaults``, then the
     rest of ``argv``."""
-    import mrcnn.compare
+    import mrcnn.experiments.compare
 
     rest = prepare_sample(name, experiment, find_data, argv)
-    return mrcnn.compare.main(["--dataset", name, *defaults, *rest])
+    return mrcnn.experiments.compare.main(["--dataset", name, *defaults, *rest])
 
 
 def find_or_fetch(name: str, find_data: Callable[[], Path], fetch: bool) -> Path:
@@ -311,7 +313,7 @@ def find_or_fetch(name: str, find_data: Callable[[], Path], fetch: bool) -> Path
     except DataNotFound as error:
         if not fetch or name not in DATASETS:
             sys.exit(f"error: {error}")
-    from mrcnn.download import DownloadUnavailable
+    from mrcnn.weights.download import DownloadUnavailable
 
     try:
         folder = fetch_dataset(name)

@@ -1,49 +1,26 @@
-"""Shared fixtures: a tiny configuration and shapes data sets small enough for CI, and a
-fixed random seed for every test."""
+"""Fixtures: a fixed random seed for every test, no network, a small shapes data set; and the
+``needs_data`` marker: a test of a real data set skips where ``../shared/data`` is absent
+and fails where it is present but lacks that set (CI has it: a missing copy is an error,
+not a silent skip)."""
 
 from __future__ import annotations
 
-import os
+import keras
+import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import keras  # noqa: E402
-import pytest  # noqa: E402
-
-import mrcnn.download  # noqa: E402
-from mrcnn.data import ShapesConfig, ShapesDataset  # noqa: E402
+import mrcnn.weights.download
+from mrcnn.data import ShapesDataset
+from tests.helpers import SHARED_DATA, TEST_SEED, NetworkUsed
 
 
-class TinyConfig(ShapesConfig):
-    """64x64 images and narrow layers: graphs build and step in seconds."""
-
-    NAME = "tiny"
-    AUTO_BFLOAT16_INFERENCE = False  # numerics tests compare with float32 twins
-    IMAGES_PER_GPU = 2
-    IMAGE_MIN_DIM = 64
-    IMAGE_MAX_DIM = 64
-    TOP_DOWN_PYRAMID_SIZE = 32
-    RPN_CONV_DIM = 32
-    PRE_NMS_LIMIT = 256
-    POST_NMS_ROIS_TRAINING = 64
-    POST_NMS_ROIS_INFERENCE = 32
-    TRAIN_ROIS_PER_IMAGE = 16
-    FPN_CLASSIF_FC_LAYERS_SIZE = 32
-    MASK_HEAD_CONV_DIM = 16
-    UNET_SKIP_FILTERS = (16, 16)
-    UNET_BOTTLENECK_FILTERS = (16, 32, 16)
-    UNET_UP14_FILTERS = (16, 8)
-    UNET_UP28_FILTERS = (16, 16)
-    FCN_DEEP_CONV_DIM = 18
-    DETECTION_MAX_INSTANCES = 10
-    STEPS_PER_EPOCH = 4
-    VALIDATION_STEPS = 1
-
-
-TEST_SEED = 0
-# Limit on a test's subprocess (training script, benchmark, notebook cell): a guard against
-# hangs, not a speed check, so generous enough for a machine 8x slower than an idle one.
-HANG_GUARD_S = 900
+def pytest_runtest_setup(item):
+    for marker in item.iter_markers(name="needs_data"):
+        for name in marker.args:
+            if not SHARED_DATA.is_dir():
+                pytest.skip(f"needs the {name} data set: {SHARED_DATA} does not exist")
+            if not (SHARED_DATA / name).exists():
+                pytest.fail(f"needs the {name} data set at {SHARED_DATA / name}, which "
+                            f"{SHARED_DATA} lacks")
 
 
 @pytest.fixture(autouse=True)
@@ -54,33 +31,14 @@ def seeded():
     keras.utils.set_random_seed(TEST_SEED)
 
 
-class NetworkUsed(AssertionError):
-    """A test touched the network although it must not."""
-
-
 @pytest.fixture
 def no_network(monkeypatch):
     """Any connection check or transfer fails the test."""
     def refuse(*args, **kwargs):
         raise NetworkUsed(f"network used: {args}")
 
-    monkeypatch.setattr(mrcnn.download, "check_reachable", refuse)
-    monkeypatch.setattr(mrcnn.download, "_get_file", refuse)
-
-
-def step_losses(keras_model, batch) -> list[float]:
-    """The training graph's five losses on ``batch`` without a step: BatchNorm on batch
-    statistics as in a training step, and the same random draws of anchors and RoIs at
-    every call, so "before" and "after" differ only by the weights."""
-    import tensorflow as tf
-
-    tf.random.set_seed(TEST_SEED + 1)
-    return [float(x) for x in keras_model(batch, training=True)]
-
-
-def tiny_config(**overrides) -> TinyConfig:
-    """A TinyConfig instance with class attributes overridden."""
-    return type("TinyOverride", (TinyConfig,), overrides)()
+    monkeypatch.setattr(mrcnn.weights.download, "check_reachable", refuse)
+    monkeypatch.setattr(mrcnn.weights.download, "_get_file", refuse)
 
 
 @pytest.fixture(scope="session")
@@ -89,27 +47,3 @@ def shapes64() -> ShapesDataset:
     dataset.load_shapes(16, 64, 64, seed=3)
     dataset.prepare()
     return dataset
-
-
-def fake_metrics(ap: float) -> dict:
-    """What ``mrcnn.compare.evaluate_run`` returns, with every figure equal to ``ap``."""
-    return {"segm": {"AP": ap, "AP50": ap, "AP75": ap, "AP90": ap, "AR100": ap},
-            "bbox": {"AP": ap}, "boundary": {"AP": ap, "AP75": ap, "AP90": ap},
-            "voc": {"mAP50": ap},
-            "mask_quality": {"mask_iou": ap, "boundary_iou": ap,
-                             **{size: {"boundary_iou": ap}
-                                for size in ("small", "medium", "large")}},
-            "ap_vs_iou": {"iou": [0.5], "AP": [ap]}, "ms_per_image": 1.0, "held_out_images": 3}
-
-
-def fake_comparison(monkeypatch, train, evaluate) -> None:
-    """``mrcnn.compare.run`` with ``train`` for training and ``evaluate`` for scoring (no
-    model is built, nothing is plotted), so a comparison runs in a second."""
-    import mrcnn.compare
-
-    monkeypatch.setattr(mrcnn.compare, "train_head", train)
-    monkeypatch.setattr(mrcnn.compare, "load_detector", lambda *a: None)
-    monkeypatch.setattr(mrcnn.compare, "evaluate_run", evaluate)
-    monkeypatch.setattr(mrcnn.compare, "mask_head_profile",
-                        lambda config: {"parameters": 1, "flops_per_roi": 1e9})
-    monkeypatch.setattr(mrcnn.compare, "plot_report", lambda report, out: [])

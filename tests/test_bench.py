@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 import report  # noqa: E402  (bench/report.py)
 
-from tests.conftest import HANG_GUARD_S  # noqa: E402
+from tests.helpers import HANG_GUARD_S  # noqa: E402
 
 MACHINE_KEYS = {"cpu_model", "logical_cores", "usable_cores", "tensorflow", "keras", "date"}
 
@@ -185,7 +185,7 @@ def test_step_profile_assigns_every_layer_and_op_to_its_region():
     import step_profile
 
     from mrcnn.graph import build_graph
-    from tests.conftest import tiny_config
+    from tests.helpers import tiny_config
 
     model = build_graph("training", tiny_config())
     regions = step_profile.layer_regions(model)

@@ -16,13 +16,12 @@ from mrcnn.cli import main
 from mrcnn.cli.data_specs import DataSpecError, evaluation_set, parse_spec, train_and_held_out
 from mrcnn.data import ShapesDataset
 from mrcnn.data.subset import DatasetSubset, holdout_split
+from tests.helpers import SHARED_DATA
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-COCO_DIR = SHARED / "coco"
-BALLOON = SHARED / "balloon" / "balloon"
-needs_coco = pytest.mark.skipif(not (COCO_DIR / "annotations").is_dir(),
-                                reason=f"the COCO excerpt is not at {COCO_DIR}")
-needs_balloon = pytest.mark.skipif(not BALLOON.is_dir(), reason=f"balloon is not at {BALLOON}")
+COCO_DIR = SHARED_DATA / "coco"
+BALLOON = SHARED_DATA / "balloon" / "balloon"
+needs_coco = pytest.mark.needs_data("coco/annotations")
+needs_balloon = pytest.mark.needs_data("balloon/balloon")
 
 
 @pytest.mark.parametrize("text, message", [
@@ -119,7 +118,7 @@ def trained(tmp_path_factory):
     assert code == 0
     checkpoints = sorted(logs.glob("tiny*/mask_rcnn_tiny_0001.weights.h5"))
     assert len(checkpoints) == 1
-    from mrcnn.model_info import stored_info
+    from mrcnn.weights.checkpoint_info import stored_info
 
     info = stored_info(str(checkpoints[0]))
     assert info["config"]["NORM"] == "group"
@@ -184,27 +183,27 @@ def test_evaluate_writes_every_figure(trained, tmp_path, capsys):
 
 
 def test_compare_runs_a_spec_and_checks_heads_first(trained, tmp_path, monkeypatch):
-    import mrcnn.compare
+    import mrcnn.experiments.compare
 
     _, images, labels, _ = trained
     spec = ["--dataset", f"labels:{images}:{labels}", "--holdout", "2"]
     code = main(["compare", *spec, "--heads", "fcn", "nosuchhead", "--out", str(tmp_path)])
     assert code == 2  # before anything trained
     seen = []
-    monkeypatch.setattr(mrcnn.compare, "run", lambda settings: seen.append(settings))
+    monkeypatch.setattr(mrcnn.experiments.compare, "run", lambda settings: seen.append(settings))
     assert main(["compare", *spec, "--heads", "fcn", "unet", "--seeds", "2", "--epochs", "3",
                  "--out", str(tmp_path), "--name", "mine"]) == 0
     settings = seen[0]
     assert (settings.dataset, settings.heads, settings.seeds, settings.epochs) == (
         "mine", ("fcn", "unet"), 2, 3)
-    config, train_set, val_set = mrcnn.compare.EXPERIMENTS.pop("mine")(settings, 0)
+    config, train_set, val_set = mrcnn.experiments.compare.EXPERIMENTS.pop("mine")(settings, 0)
     assert (train_set.num_images, val_set.num_images) == (4, 2)
     assert config.NUM_CLASSES == 2
     # Without --epochs and --image-size, real data trains as `mrcnn train` does (not at
     # the runner's shapes setting, 128 px and 15 epochs).
     assert main(["compare", *spec, "--out", str(tmp_path), "--name", "mine"]) == 0
     assert (seen[1].epochs, seen[1].image_size) == (20, 256)
-    config, _, _ = mrcnn.compare.EXPERIMENTS.pop("mine")(seen[1], 0)
+    config, _, _ = mrcnn.experiments.compare.EXPERIMENTS.pop("mine")(seen[1], 0)
     assert config.IMAGE_MAX_DIM == 256
 
 
@@ -226,13 +225,13 @@ def test_errors_are_one_line_without_traceback(tmp_path, capsys, monkeypatch):
 def test_coco_weights_offline_fail_fast_naming_the_url(tmp_path, monkeypatch, capsys):
     """Nothing is cached in $MRCNN_WEIGHTS and this machine cannot reach github: the error
     names the URL and where to put the file, before any data is read or model built."""
-    import mrcnn.download
+    import mrcnn.weights.download
 
     def offline(*args, **kwargs):
         raise OSError("network is unreachable (test)")
 
     monkeypatch.setenv("MRCNN_WEIGHTS", str(tmp_path / "weights"))
-    monkeypatch.setattr(mrcnn.download, "check_reachable", offline)
+    monkeypatch.setattr(mrcnn.weights.download, "check_reachable", offline)
     images, labels = write_label_folder(tmp_path)
     code = main(["train", "--dataset", f"labels:{images}:{labels}", "--weights", "coco"])
     error = capsys.readouterr().err

@@ -8,12 +8,12 @@ import keras
 import numpy as np
 import pytest
 
-from mrcnn.compare import EXPERIMENTS, CompareSettings, markdown_table, parse_args, run
 from mrcnn.data import ShapesDataset
-from mrcnn.experiment import train_head
+from mrcnn.experiments.compare import EXPERIMENTS, CompareSettings, markdown_table, parse_args, run
+from mrcnn.experiments.run import train_head
 from mrcnn.heads.mask import MASK_HEADS
 from mrcnn.model import MaskRCNN
-from tests.conftest import TinyConfig, fake_comparison, fake_metrics, tiny_config
+from tests.helpers import TinyConfig, fake_comparison, fake_metrics, tiny_config
 
 
 def test_same_seed_gives_every_head_the_same_initial_network(tmp_path):
@@ -52,7 +52,7 @@ def test_smoke_run_writes_a_well_formed_report(tiny_registered, tmp_path, monkey
     """One command-line run of both heads: the report, its table and plots, and the
     --dtype-policy setting reaching every run (under mixed_bfloat16, which also shows
     the whole comparison works in 16 bits; the compare_heads notebook runs it in float32)."""
-    import mrcnn.compare
+    import mrcnn.experiments.compare
 
     seen = []
 
@@ -65,7 +65,7 @@ def test_smoke_run_writes_a_well_formed_report(tiny_registered, tmp_path, monkey
         (decoy / f"mask_rcnn_{config.NAME.lower()}_0001.weights.h5").write_bytes(b"other")
         return train_head(config, *args, **kwargs)
 
-    monkeypatch.setattr(mrcnn.compare, "train_head", recording_train_head)
+    monkeypatch.setattr(mrcnn.experiments.compare, "train_head", recording_train_head)
     settings = parse_args(["--dataset", "tiny", "--heads", "fcn", "unet", "--seeds", "1",
                            "--epochs", "1", "--steps-per-epoch", "2", "--val-images", "3",
                            "--out", str(tmp_path / "results"), "--logs", str(tmp_path / "logs"),
@@ -103,7 +103,7 @@ def test_smoke_run_writes_a_well_formed_report(tiny_registered, tmp_path, monkey
 
 
 def test_paired_differences_are_per_seed_and_skip_unpaired_seeds():
-    from mrcnn.compare import paired_differences
+    from mrcnn.experiments.compare import paired_differences
 
     def record(head, seed, ap):
         return {"head": head, "seed": seed, "segm": {"AP": ap, "AP50": 0.5, "AP75": ap,
@@ -128,9 +128,10 @@ def test_unknown_dataset_is_a_clear_error(tmp_path):
 
 
 def test_unknown_head_fails_before_anything_trains(tmp_path, monkeypatch):
-    import mrcnn.compare
+    import mrcnn.experiments.compare
 
-    monkeypatch.setattr(mrcnn.compare, "train_head", lambda *a, **k: pytest.fail("trained"))
+    monkeypatch.setattr(mrcnn.experiments.compare, "train_head",
+                        lambda *a, **k: pytest.fail("trained"))
     with pytest.raises(ValueError, match=r"unknown mask head\(s\) \['unte'\]"):
         run(CompareSettings(heads=("fcn", "unte"), out=str(tmp_path)))
 
@@ -139,7 +140,7 @@ def test_unknown_head_fails_before_anything_trains(tmp_path, monkeypatch):
 def fake_runs(tiny_registered, monkeypatch):
     """``compare.run`` with training and evaluation replaced by records whose AP encodes
     (seed, head), so resumption can be checked in a second; returns the calls made."""
-    from mrcnn.experiment import TrainedHead
+    from mrcnn.experiments.run import TrainedHead
 
     calls = []
 
@@ -190,7 +191,7 @@ def test_resume_refuses_a_report_made_with_other_settings(fake_runs, tmp_path):
 def test_pretrained_shared_layers_load_and_every_mask_head_starts_fresh(tmp_path):
     """--weights: the shared layers come from the file, the mask head and the
     class-specific layers keep the seed's random initialisation."""
-    from mrcnn.experiment import shared_layers_from
+    from mrcnn.experiments.run import shared_layers_from
 
     source = MaskRCNN("training", tiny_config(MASK_HEAD="fcn"), str(tmp_path))
     for layer in source.keras_model.layers:  # make the file's weights recognisable
@@ -227,16 +228,16 @@ def test_report_says_how_the_runs_started():
 
 def test_set_fields_reach_every_run_and_resume_only_with_the_same_fields(fake_runs, tmp_path,
                                                                         monkeypatch):
-    import mrcnn.compare
+    import mrcnn.experiments.compare
 
     seen = []
-    fake_train = mrcnn.compare.train_head
+    fake_train = mrcnn.experiments.compare.train_head
 
     def recording(config, *args, **kwargs):
         seen.append((config.MASK_HEAD, config.NORM, config.RPN_ANCHOR_SCALES))
         return fake_train(config, *args, **kwargs)
 
-    monkeypatch.setattr(mrcnn.compare, "train_head", recording)
+    monkeypatch.setattr(mrcnn.experiments.compare, "train_head", recording)
     argv = ["--dataset", "tiny", "--seeds", "1", "--out", str(tmp_path), "--verbose", "0",
             "--set", "NORM=group", "--set", "RPN_ANCHOR_SCALES = (4, 8, 16, 32, 64)"]
     run(parse_args(argv))
@@ -280,8 +281,9 @@ def test_a_bad_set_field_fails_before_anything_trains(fake_runs, tmp_path, item,
 
 
 def test_callable_fields_are_recorded_by_import_path_or_repr_and_left_out_for_inference():
-    from mrcnn.compare import callable_name, settings_from_report
     from mrcnn.data import augment
+    from mrcnn.experiments.compare import settings_from_report
+    from mrcnn.weights.checkpoint_info import callable_name
 
     assert callable_name(augment.default_augmentation) == \
         "mrcnn.data.augment:default_augmentation"
@@ -294,17 +296,17 @@ def test_callable_fields_are_recorded_by_import_path_or_repr_and_left_out_for_in
 
 
 def test_copy_paste_wraps_every_runs_augmentation(fake_runs, tmp_path, monkeypatch):
-    import mrcnn.compare
+    import mrcnn.experiments.compare
     from mrcnn.data.copy_paste import CopyPaste
 
     seen = []
-    fake_train = mrcnn.compare.train_head
+    fake_train = mrcnn.experiments.compare.train_head
 
     def recording(config, *args, **kwargs):
         seen.append((config.AUGMENTATION, kwargs["augmentation"]))
         return fake_train(config, *args, **kwargs)
 
-    monkeypatch.setattr(mrcnn.compare, "train_head", recording)
+    monkeypatch.setattr(mrcnn.experiments.compare, "train_head", recording)
     report = run(parse_args(["--dataset", "tiny", "--seeds", "1", "--out", str(tmp_path),
                              "--copy-paste", "0.25", "--verbose", "0"]))
     assert len(seen) == 2
@@ -318,7 +320,7 @@ def test_copy_paste_wraps_every_runs_augmentation(fake_runs, tmp_path, monkeypat
 def test_resume_refuses_runs_whose_recorded_config_differs_from_todays():
     """A recorded field that differs now is named; the runner's own fields, derived ones,
     fields recorded by a lambda's address, and runs without a record are left aside."""
-    from mrcnn.compare import check_same_config, config_record, head_config
+    from mrcnn.experiments.compare import check_same_config, config_record, head_config
 
     class Config(TinyConfig):
         AUGMENTATION = staticmethod(lambda image, masks, rng: (image, masks))

@@ -8,9 +8,9 @@ import pytest
 
 from mrcnn.config import Config, ConfigError, LightConfig
 from mrcnn.heads.mask import MASK_HEADS, register_mask_head
-from mrcnn.migration import class_specific_layers
-from mrcnn.model_info import config_fields, config_from_fields
-from tests.conftest import TinyConfig, tiny_config
+from mrcnn.weights.checkpoint_info import config_fields, config_from_fields
+from mrcnn.weights.migration import class_specific_layers
+from tests.helpers import TinyConfig, tiny_config
 
 
 def test_derived_fields():
@@ -198,9 +198,19 @@ def test_a_registered_heads_settings_round_trip_through_checkpoints(mine_head):
     assert config_from_fields(fields, MINE_WIDTH=32).MINE_WIDTH == 32
 
 
+@pytest.mark.parametrize("field", ["NUM_CLASSES", "MASK_SHAPE"])
+def test_a_head_setting_that_is_a_config_field_stops_every_config(field):
+    register_mask_head("test_bad", settings={field: 3})(lambda features, config: features)
+    try:
+        with pytest.raises(ConfigError, match=f"mask head 'test_bad': setting {field} is a "
+                                              "Config field"):
+            tiny_config()
+    finally:
+        del MASK_HEADS["test_bad"]
+    tiny_config()
+
+
 @pytest.mark.parametrize("settings, message", [
-    ({"NUM_CLASSES": 3}, "is a Config field"),
-    ({"MASK_SHAPE": [28, 28]}, "is a Config field"),
     ({"mine_width": 8}, "upper-case"),
     ({"UNET_SKIP_FILTERS": (8, 8)}, "already the 'unet' head's"),
 ])

@@ -10,7 +10,7 @@ from mrcnn.config import Config, LightConfig
 from mrcnn.flops import flops_by_region, mask_head_profile, model_flops
 from mrcnn.graph import build_graph
 from mrcnn.heads.mask import MASK_HEADS
-from tests.conftest import tiny_config
+from tests.helpers import tiny_config
 
 
 def test_layer_kinds_by_hand():

@@ -20,6 +20,7 @@ import os
 import sys
 
 from mrcnn.cli import check, compare, detect, evaluate, train
+from mrcnn.cli.help_text import data_set_specs
 
 COMMANDS = (detect, train, evaluate, compare, check)
 EXAMPLES = """examples:
@@ -36,7 +37,8 @@ EXAMPLES = """examples:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mrcnn", description="Mask R-CNN with swappable FCN and U-Net mask heads.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=EXAMPLES + "\n" + data_set_specs(),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
         command.add_parser(subparsers)
@@ -46,17 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
 def expected_errors() -> tuple[type[BaseException], ...]:
     """Errors that are the user's to fix: reported in one line, without a traceback."""
     from mrcnn.config import ConfigError
-    from mrcnn.pretrained import WeightsUnavailable
+    from mrcnn.weights.pretrained import WeightsUnavailable
 
     return (FileNotFoundError, ConfigError, WeightsUnavailable, ValueError)
 
 
 def main(argv=None) -> int:
-    args, rest = build_parser().parse_known_args(argv)
-    if rest and args.command != "compare":
-        build_parser().error(f"unrecognized arguments: {' '.join(rest)}")
+    args = build_parser().parse_args(argv)
     try:
-        return args.run(args, rest) if args.command == "compare" else args.run(args)
+        return args.run(args)
     except expected_errors() as error:
         if os.environ.get("MRCNN_DEBUG"):
             raise

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 
+from mrcnn.cli.help_text import plain
+
 EXAMPLES = """examples:
   mrcnn check --dataset coco:annotations/instances_train.json:images/
   mrcnn check --dataset via:balloon/
@@ -30,7 +32,7 @@ def add_parser(subparsers) -> None:
 
     parser = subparsers.add_parser(
         "check", help="check a data set: every image decodes, masks fit, ids are known",
-        description=__doc__, epilog=EXAMPLES,
+        description=plain(__doc__), epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", required=True,
                         help=f"data set spec, kinds {', '.join(KINDS)} (see mrcnn -h)")

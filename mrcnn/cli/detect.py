@@ -16,6 +16,8 @@ import os
 
 import numpy as np
 
+from mrcnn.cli.help_text import plain
+
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 EXAMPLES = """examples:
   mrcnn detect --weights logs/mine20261129T1200/mask_rcnn_mine_0020.weights.h5 \\
@@ -28,7 +30,7 @@ EXAMPLES = """examples:
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "detect", help="detect instances in images, folders, globs or videos",
-        description=__doc__.split("\n\n")[0], epilog=EXAMPLES,
+        description=plain(__doc__.split("\n\n")[0]), epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", required=True,
                         help="a .weights.h5 checkpoint saved by mrcnn (it carries its config "
@@ -84,8 +86,8 @@ def run(args) -> int:
     from mrcnn.data.image_io import read_image
     from mrcnn.evaluation.coco import detections_to_coco
     from mrcnn.model import MaskRCNN
-    from mrcnn.model_info import config_from_info, stored_info
     from mrcnn.visualize import annotate
+    from mrcnn.weights.checkpoint_info import config_from_info, stored_info
 
     if not os.path.isfile(args.weights):
         raise FileNotFoundError(f"weights file not found: {args.weights}")

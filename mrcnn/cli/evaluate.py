@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from mrcnn.cli.help_text import plain
+
 EXAMPLES = """examples:
   mrcnn evaluate --weights model.weights.h5 --dataset coco:val.json:val2017/ --out eval.json
   mrcnn evaluate --weights model.weights.h5 --dataset via:balloon/   # its val/ split
@@ -28,7 +30,7 @@ def add_parser(subparsers) -> None:
 
     parser = subparsers.add_parser(
         "evaluate", help="COCO AP, VOC mAP and Boundary IoU of a checkpoint on a data set",
-        description=__doc__, epilog=EXAMPLES,
+        description=plain(__doc__), epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", required=True, help="a .weights.h5 checkpoint of mrcnn")
     add_data_arguments(parser)
@@ -44,13 +46,14 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from mrcnn.checkpoints import write_text_atomically
     from mrcnn.cli.data_specs import evaluation_set, load_checked
     from mrcnn.cli.train import import_modules
-    from mrcnn.compare import evaluate_run, json_default
+    from mrcnn.evaluation.evaluate import evaluate_run
     from mrcnn.evaluation.protocol import COCO_MAX_DETECTIONS, COCO_SCORE_FLOOR
     from mrcnn.model import MaskRCNN
     from mrcnn.precision import inference_policy
+    from mrcnn.weights.checkpoint_info import json_default
+    from mrcnn.weights.files import write_text_atomically
 
     import_modules(args.imports)
     floor = COCO_SCORE_FLOOR if args.min_score is None else args.min_score

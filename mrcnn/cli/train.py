@@ -17,7 +17,8 @@ import argparse
 import os
 
 from mrcnn.cli.data_specs import KINDS
-from mrcnn.config_overrides import add_config_arguments
+from mrcnn.cli.help_text import plain
+from mrcnn.experiments.config_overrides import add_config_arguments
 
 EXAMPLES = """examples:
   mrcnn train --dataset via:balloon/ --head unet --epochs 20
@@ -44,7 +45,7 @@ EPOCHS, IMAGE_SIZE = 20, 256
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "train", help="train a mask head on a COCO, VIA, label-image or shapes data set",
-        description=__doc__.split("\n\n")[0], epilog=EXAMPLES,
+        description=plain(__doc__.split("\n\n")[0]), epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_arguments(parser)
     parser.add_argument("--head", default="fcn", help="mask head (default: %(default)s)")
@@ -54,7 +55,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--backbone", default=None,
                         help="resnet_light (default from scratch), resnet50 (default with "
                              "imagenet), resnet101 (default with coco)")
-    parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument("--epochs", type=int, default=EPOCHS,
+                        help="epochs to train; the last 20%% at a tenth of the learning rate, "
+                             "as mrcnn compare trains (default: %(default)s)")
     parser.add_argument("--steps-per-epoch", type=int, default=100)
     parser.add_argument("--image-size", type=int, default=IMAGE_SIZE,
                         help="square input side, a multiple of 64 (default: %(default)s)")
@@ -122,15 +125,17 @@ def run(args) -> int:
     strategy = make_strategy(args.strategy)
     import keras
 
-    from mrcnn.checkpoints import is_chief
     from mrcnn.cli.data_specs import config_class_for, train_and_held_out
-    from mrcnn.compare import check_heads, evaluate_run
     from mrcnn.config import Config
-    from mrcnn.config_overrides import check_config_fields, parse_field, with_fields
+    from mrcnn.engine.checkpoints import is_chief
+    from mrcnn.engine.multi_worker import barrier, uses_own_loop
+    from mrcnn.engine.schedule import train_on_schedule
+    from mrcnn.evaluation.evaluate import evaluate_run
     from mrcnn.evaluation.protocol import COCO_MAX_DETECTIONS, COCO_SCORE_FLOOR
+    from mrcnn.experiments.config_overrides import check_config_fields, parse_field, with_fields
+    from mrcnn.heads.mask import check_heads
     from mrcnn.model import MaskRCNN
-    from mrcnn.multi_worker import barrier, uses_own_loop
-    from mrcnn.pretrained import load_pretrained, resolve_weights
+    from mrcnn.weights.pretrained import load_pretrained, resolve_weights
 
     import_modules(args.imports)
     check_heads([args.head])
@@ -165,8 +170,9 @@ def run(args) -> int:
         report = load_pretrained(model, args.weights)
         print(f"weights {args.weights}: {len(report['loaded'])} layers loaded, "
               f"{len(report['skipped']) + len(report['missing'])} start fresh")
-    model.train(train_set, val_set, args.lr, args.epochs,
-                layers=args.layers, seed=args.seed, resume=args.resume, verbose=1)
+    learning_rate = config.LEARNING_RATE if args.lr is None else args.lr
+    train_on_schedule(model, train_set, val_set, learning_rate, args.epochs, resume=args.resume,
+                      layers=args.layers, seed=args.seed, verbose=1)
     if is_chief(strategy):  # the chief wrote the checkpoints and evaluates them
         checkpoint = model.last_checkpoint()
         print(f"checkpoint: {checkpoint}")

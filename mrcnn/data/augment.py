@@ -1,8 +1,8 @@
 """Image augmentations that keep instance masks aligned with the pixels.
 
 Every augmentation is a callable ``fn(image, masks, rng) -> (image, masks)`` — the
-``Augmentation`` contract of :mod:`mrcnn.training` — taking ``image`` ``[H, W, C]`` uint8,
-``masks`` ``[H, W, N]`` bool (N may be 0) and a ``numpy.random.Generator``. All randomness
+``Augmentation`` contract of :mod:`mrcnn.engine.input_pipeline` — taking ``image`` ``[H, W, C]``
+uint8, ``masks`` ``[H, W, N]`` bool (N may be 0) and a ``numpy.random.Generator``. All randomness
 comes from ``rng``, so the same generator state gives the same output. The training
 pipeline applies the augmentation after resizing (so on ``IMAGE_SHAPE`` images) and
 recomputes boxes from the masks afterwards; instances whose masks become empty (cropped

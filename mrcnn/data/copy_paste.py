@@ -14,7 +14,7 @@ Use it as the training augmentation, wrapping the per-image one::
 
     AUGMENTATION = CopyPaste(augment.default_augmentation(), p=0.5)
 
-:func:`mrcnn.training.load_image_gt` gives it the data set; it cannot run as a plain
+:func:`mrcnn.engine.input_pipeline.load_image_gt` gives it the data set; it cannot run as a plain
 per-image step (inside ``Compose``).
 """
 

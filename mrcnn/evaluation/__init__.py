@@ -15,12 +15,12 @@ from mrcnn.evaluation.coco import (
     ap_at_iou,
     ap_vs_iou,
     dataset_to_coco,
-    detect_dataset,
     detections_to_coco,
     evaluate_coco,
     evaluate_model_coco,
     run_cocoeval,
 )
+from mrcnn.evaluation.detect import detect_dataset, timed_detect
 from mrcnn.evaluation.mask_quality import (
     MaskQualityRecord,
     evaluate_mask_quality,
@@ -52,5 +52,6 @@ __all__ = [
     "mask_to_boundary",
     "run_cocoeval",
     "summarize_mask_quality",
+    "timed_detect",
     "trim_zeros",
 ]

@@ -37,6 +37,7 @@ from pycocotools.cocoeval import COCOeval
 # for evaluate_model_coco and as part of this module's (and mrcnn.evaluation's) API.
 from mrcnn.data.coco_format import dataset_to_coco, detections_to_coco, encode_mask  # noqa: F401
 from mrcnn.evaluation.boundary_ap import BoundaryCOCOeval
+from mrcnn.evaluation.detect import detect_batches
 
 STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl",
               "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
@@ -176,24 +177,6 @@ def ap_vs_iou(
     return np.asarray(thresholds, dtype=np.float64), aps
 
 
-def detect_dataset(
-    model: Any,
-    dataset: Any,
-    image_ids: Iterable[int] | None = None,
-    batch_size: int = 8,
-    progress: bool = True,
-) -> dict[int, dict[str, np.ndarray]]:
-    """``model.detect`` results {image_id: result} for ``image_ids`` (default all), in batches.
-
-    Memory: each result holds full-size masks [H, W, N]; for large sets prefer
-    ``evaluate_model_coco`` without ``return_results``, which keeps only RLEs.
-    """
-    results: dict[int, dict[str, np.ndarray]] = {}
-    for chunk, chunk_results in _detect_batches(model, dataset, image_ids, batch_size, progress):
-        results.update(zip(chunk, chunk_results))
-    return results
-
-
 def evaluate_model_coco(
     model: Any,
     dataset: Any,
@@ -231,7 +214,7 @@ def evaluate_model_coco(
     else:
         image_ids = [int(i) for i in (dataset.image_ids if image_ids is None else image_ids)]
         kept, detections = {}, []
-        for chunk, chunk_results in _detect_batches(model, dataset, image_ids, batch_size,
+        for chunk, chunk_results in detect_batches(model, dataset, image_ids, batch_size,
                                                     progress):
             for image_id, result in zip(chunk, chunk_results):
                 detections.extend(detections_to_coco(image_id, result))
@@ -245,27 +228,6 @@ def evaluate_model_coco(
     if return_results:
         out["results"] = kept
     return out
-
-
-def _detect_batches(
-    model: Any, dataset: Any, image_ids: Iterable[int] | None, batch_size: int, progress: bool
-) -> Iterable[tuple[list[int], list[dict[str, np.ndarray]]]]:
-    """Yield (image ids, detect results) per batch of ``batch_size`` images."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    image_ids = [int(i) for i in (dataset.image_ids if image_ids is None else image_ids)]
-    for start in range(0, len(image_ids), batch_size):
-        chunk = image_ids[start:start + batch_size]
-        chunk_results = model.detect([dataset.load_image(i) for i in chunk])
-        if len(chunk_results) != len(chunk):
-            raise ValueError(f"model.detect returned {len(chunk_results)} results for "
-                             f"{len(chunk)} images")
-        if progress:
-            print(f"\rdetected {start + len(chunk)}/{len(image_ids)} images", end="",
-                  flush=True)
-        yield chunk, chunk_results
-    if progress and image_ids:
-        print()
 
 
 def _check_mask_sizes(coco_gt: COCO, entries: Sequence[Mapping[str, Any]]) -> None:

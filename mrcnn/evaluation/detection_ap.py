@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -11,7 +10,7 @@ import numpy as np
 from mrcnn.data.boxes_from_masks import extract_bboxes
 from mrcnn.data.dataset import load_ground_truth
 from mrcnn.evaluation.ap import compute_ap, compute_ap_range
-from mrcnn.evaluation.coco import detect_dataset
+from mrcnn.evaluation.detect import timed_detect
 
 
 def voc_map(dataset: Any, results: Mapping[int, Mapping[str, np.ndarray]],
@@ -34,19 +33,6 @@ def voc_map(dataset: Any, results: Mapping[int, Mapping[str, np.ndarray]],
         ap_range.append(compute_ap_range(*args))
     return {"mAP50": float(np.mean(ap50)), "mAP75": float(np.mean(ap75)),
             "mAP": float(np.mean(ap_range)), "images": len(image_ids)}
-
-
-def timed_detect(model: Any, dataset: Any, image_ids: Iterable[int] | None = None,
-                 batch_size: int = 8, progress: bool = True):
-    """``(results, ms_per_image)``: detect on ``image_ids`` after one warm-up call (the
-    first call traces the graph, which is not inference time); the time includes loading
-    each image from ``dataset``."""
-    image_ids = [int(i) for i in (dataset.image_ids if image_ids is None else image_ids)]
-    if image_ids:
-        model.detect([dataset.load_image(image_ids[0])])
-    tic = time.perf_counter()
-    results = detect_dataset(model, dataset, image_ids, batch_size, progress)
-    return results, 1000.0 * (time.perf_counter() - tic) / max(len(image_ids), 1)
 
 
 def evaluate_dataset(model: Any, dataset: Any, image_ids: Iterable[int] | None = None,

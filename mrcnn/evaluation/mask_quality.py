@@ -18,7 +18,7 @@ import numpy as np
 from mrcnn.data.boxes_from_masks import extract_bboxes
 from mrcnn.evaluation.ap import compute_matches
 from mrcnn.evaluation.boundary import COCO_DILATION_RATIO, boundary_iou
-from mrcnn.evaluation.coco import _detect_batches
+from mrcnn.evaluation.detect import detect_batches
 
 SMALL_AREA = 32**2
 MEDIUM_AREA = 96**2
@@ -142,7 +142,7 @@ def evaluate_mask_quality(
     "records" (list of dicts) when ``return_records``.
     """
     records: list[MaskQualityRecord] = []
-    for chunk, chunk_results in _detect_batches(model, dataset, image_ids, batch_size, progress):
+    for chunk, chunk_results in detect_batches(model, dataset, image_ids, batch_size, progress):
         for image_id, result in zip(chunk, chunk_results):
             gt_masks, gt_class_ids = dataset.load_mask(image_id)
             records.extend(mask_quality_records(image_id, gt_masks, gt_class_ids, result,

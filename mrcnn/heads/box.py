@@ -17,7 +17,7 @@ import keras
 from mrcnn.layers.normalization import Norm
 from mrcnn.precision import OUTPUT_DTYPE
 
-# Layers whose shapes depend on NUM_CLASSES (see mrcnn.migration.class_specific_layers).
+# Layers whose shapes depend on NUM_CLASSES (see mrcnn.weights.migration.class_specific_layers).
 CLASS_SPECIFIC_LAYERS = ("mrcnn_class_logits", "mrcnn_bbox_fc", "mrcnn_bbox")
 
 

@@ -65,7 +65,7 @@ class BalloonConfig(RealDataConfig):
 
 
 def balloon_experiment(settings, seed: int):
-    """``(config class, train set, held-out set)`` for ``mrcnn.compare``
+    """``(config class, train set, held-out set)`` for ``mrcnn.experiments.compare``
     (``settings.image_size``, ``steps_per_epoch``, ``train_images``, ``val_images`` apply)."""
     size = settings.image_size
 

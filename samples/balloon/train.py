@@ -6,7 +6,7 @@ Trains each head on the 61 training photos (same data order, augmentation and
 initialisation for every head), evaluates on the 13 ``val`` photos and prints the
 comparison table (COCO mask AP/AP50/AP75/AP90, box AP, Boundary IoU, VOC mAP@0.5,
 parameters, time). Defaults: one seed, 256 px, 100 steps of 4 images an epoch; every
-option of ``python -m mrcnn.compare`` applies. Results go to ``results/balloon/``,
+option of ``python -m mrcnn.experiments.compare`` applies. Results go to ``results/balloon/``,
 checkpoints and TensorBoard logs to ``logs/``.
 
 Data: ``--data DIR`` (a folder holding ``balloon/balloon/{train,val}``, or the folder with

@@ -120,7 +120,7 @@ def coco_experiment(train_json: str | Path, train_dir: str | Path | None,
                     val_json: str | Path | None = None, val_dir: str | Path | None = None,
                     classes: Sequence[str] | None = None, holdout: int = 50,
                     preset: str = "light", missing: str = "error"):
-    """An experiment for ``mrcnn.compare``: ``fn(settings, seed) -> (config class, train
+    """An experiment for ``mrcnn.experiments.compare``: ``fn(settings, seed) -> (config class, train
     set, held-out set)``.
 
     The held-out set is ``val_json`` (crowd regions kept as ignore regions) or, without

@@ -11,7 +11,7 @@ with the largest ids. ``--classes`` keeps a subset of the categories (by name; d
 all). ``--preset light`` (default) is the from-scratch CPU setting (256 px, the light
 ResNet, at most 2000 training images); ``--preset classic`` the classic COCO setting
 (ResNet-101-FPN, 1024 px, every image) for a GPU. Every option of
-``python -m mrcnn.compare`` applies after these (``--epochs``, ``--steps-per-epoch``,
+``python -m mrcnn.experiments.compare`` applies after these (``--epochs``, ``--steps-per-epoch``,
 ``--image-size``, ``--train-images``, ``--seeds``...). Results go to ``results/coco/``.
 """
 
@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # this sample's module
 
 from coco import PRESETS, coco_experiment  # noqa: E402
 
-# mrcnn.compare options per preset (the command line overrides them).
+# mrcnn.experiments.compare options per preset (the command line overrides them).
 PRESET_DEFAULTS = {
     "light": ["--seeds", "1", "--image-size", "256", "--epochs", "20",
               "--steps-per-epoch", "100", "--train-images", "2000", "--val-images", "500"],
@@ -38,7 +38,7 @@ PRESET_DEFAULTS = {
 
 
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
-    """This sample's options, and the rest for ``mrcnn.compare``."""
+    """This sample's options, and the rest for ``mrcnn.experiments.compare``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], add_help=False)
     parser.add_argument("--annotations", required=True, help="training COCO json")
     parser.add_argument("--images", required=True,
@@ -53,7 +53,8 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
                         help="images absent from disk: stop with the list, or leave them out")
     if "-h" in argv or "--help" in argv:
         parser.print_help()
-        print("\nThen any option of python -m mrcnn.compare (python -m mrcnn.compare -h).")
+        print("\nThen any option of python -m mrcnn.experiments.compare "
+              "(python -m mrcnn.experiments.compare -h).")
         sys.exit(0)
     args, rest = parser.parse_known_args(argv)
     if args.val_annotations and not args.val_dir:
@@ -62,17 +63,18 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
 
 
 def main(argv=None) -> dict:
-    import mrcnn.compare
+    import mrcnn.experiments.compare
 
     argv = sys.argv[1:] if argv is None else list(argv)
     args, rest = parse_args(argv)
     for path in (args.annotations, args.val_annotations):
         if path is not None and not Path(path).is_file():
             sys.exit(f"error: COCO annotation file not found: {path}")
-    mrcnn.compare.EXPERIMENTS["coco"] = coco_experiment(
+    mrcnn.experiments.compare.EXPERIMENTS["coco"] = coco_experiment(
         args.annotations, args.images, args.val_annotations, args.val_dir, args.classes,
         args.holdout, args.preset, args.missing)
-    return mrcnn.compare.main(["--dataset", "coco", *PRESET_DEFAULTS[args.preset], *rest])
+    return mrcnn.experiments.compare.main(
+        ["--dataset", "coco", *PRESET_DEFAULTS[args.preset], *rest])
 
 
 if __name__ == "__main__":

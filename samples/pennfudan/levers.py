@@ -5,7 +5,8 @@
 
 Each lever is the sample's default setting (``train.py``: 256 px, 30 epochs x 100 steps of
 4 images, Copy-Paste on half the samples) with one change. It runs as its own head
-comparison (``mrcnn.compare``, same data order, augmentation draws and initialisation per
+comparison (``mrcnn.experiments.compare``, same data order, augmentation draws and initialisation
+per
 seed) and is judged seed by seed against the baseline runs of the same head and seed: the
 paired difference cancels what a seed does to both, so its mean ± std says whether the
 change beats the seed-to-seed noise.
@@ -46,14 +47,15 @@ from pennfudan import (  # noqa: E402
 )
 from samples_common import prepare_sample  # noqa: E402
 
-import mrcnn.compare  # noqa: E402
-from mrcnn.checkpoints import write_text_atomically  # noqa: E402
 from mrcnn.data import augment  # noqa: E402
+from mrcnn.experiments import compare  # noqa: E402
+from mrcnn.weights.checkpoint_info import json_default  # noqa: E402
+from mrcnn.weights.files import write_text_atomically  # noqa: E402
 
 
 @dataclass(frozen=True)
 class Lever:
-    """One change to the default setting: ``mrcnn.compare`` options and/or config fields
+    """One change to the default setting: ``mrcnn.experiments.compare`` options and/or config fields
     (objects such as an augmentation, which ``--set`` cannot spell)."""
 
     why: str
@@ -90,7 +92,7 @@ LEVERS: dict[str, Lever] = {
                              args=("--copy-paste", "0"), config={"AUGMENTATION": None}),
 }
 
-# Figures of the lever table: name in mrcnn.compare's summary.
+# Figures of the lever table: name in mrcnn.experiments.compare's summary.
 FIGURES = ("mask AP", "mask AP50", "mask AP75", "Boundary AP", "Boundary IoU (TP)", "box AP")
 
 
@@ -98,8 +100,8 @@ def lever_settings(name: str, common: list[str], out: str):
     """The ``CompareSettings`` of lever ``name``: defaults, then the common options, then
     the lever's own (so a lever's change wins), its config fields added."""
     lever = LEVERS[name]
-    settings = mrcnn.compare.parse_args(["--dataset", "pennfudan", *DEFAULT_ARGS, *common,
-                                         *lever.args, "--out", os.path.join(out, name)])
+    settings = compare.parse_args(["--dataset", "pennfudan", *DEFAULT_ARGS, *common,
+                                   *lever.args, "--out", os.path.join(out, name)])
     settings.config = {**settings.config, **lever.config}
     return settings
 
@@ -107,7 +109,7 @@ def lever_settings(name: str, common: list[str], out: str):
 def lever_rows(name: str, report: dict, base_runs: list[dict], heads) -> list[dict]:
     """One row per head: mean ± std of each figure, training minutes, and the paired
     difference against ``base_runs``."""
-    paired = mrcnn.compare.paired_between(base_runs, report["runs"], heads)
+    paired = compare.paired_between(base_runs, report["runs"], heads)
     rows = []
     for head in heads:
         summary = report["summary"].get(head)
@@ -161,7 +163,7 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
                         "(default: the baseline lever's runs, run if missing)")
     parser.add_argument("--out", default="results/levers")
     parser.add_argument("--resume", action="store_true", help="keep every finished run")
-    args, rest = parser.parse_known_args(argv)  # the rest goes to mrcnn.compare
+    args, rest = parser.parse_known_args(argv)  # the rest goes to mrcnn.experiments.compare
     return args, rest
 
 
@@ -177,12 +179,13 @@ def main(argv=None) -> list[dict]:
             report = json.load(f)
         settings = lever_settings("baseline", common, args.out)
         what, hint = f"--baseline {args.baseline}", "pair with a run of the default setting"
-        mrcnn.compare.check_same_settings(report, settings, what, hint,
-                                          config_class=PennFudanConfig)
+        compare.check_same_settings(report, settings, what, hint,
+                                    config_class=PennFudanConfig)
         # The runner's own fields (image size, steps) are settings: the class will do.
-        mrcnn.compare.check_same_config(
-            report["runs"], {head: mrcnn.compare.head_config(PennFudanConfig, head, settings)
-                             for head in args.heads}, what, hint)
+        compare.check_same_config(
+            report["runs"],
+            {head: compare.head_config(PennFudanConfig, head, settings) for head in args.heads},
+            what, hint)
         base_runs, baseline = report["runs"], f"`{args.baseline}`"
     else:
         levers = ["baseline", *(name for name in levers if name != "baseline")]
@@ -191,14 +194,14 @@ def main(argv=None) -> list[dict]:
     earlier = earlier_rows(os.path.join(args.out, "levers.json"), levers, args.heads, baseline)
     for name in levers:
         print(f"\n##### lever {name}: {LEVERS[name].why}", flush=True)
-        report = mrcnn.compare.run(lever_settings(name, common, args.out))
+        report = compare.run(lever_settings(name, common, args.out))
         if base_runs is None:
             base_runs = report["runs"]
         rows += [{**row, "baseline": baseline}
                  for row in lever_rows(name, report, base_runs, args.heads)]
         table = earlier + rows
         write_text_atomically(os.path.join(args.out, "levers.json"),
-                              json.dumps(table, indent=2, default=mrcnn.compare.json_default))
+                              json.dumps(table, indent=2, default=json_default))
         write_text_atomically(os.path.join(args.out, "levers.md"), markdown(table))
     print("\n" + markdown(rows))
     return rows

@@ -29,8 +29,8 @@ from mrcnn.data import CachedDataset, LabelImageDataset  # noqa: E402
 from mrcnn.presets import RealDataConfig  # noqa: E402
 
 HELD_OUT = 50
-# The sample's setting (train.py, levers.py): options of mrcnn.compare. Judged by levers.py
-# on 2026-11-30 (FCN, 3 seeds): Simple Copy-Paste on half the samples, +0.054 ± 0.012 mask
+# The sample's setting (train.py, levers.py): options of mrcnn.experiments.compare. Judged by
+# levers.py on 2026-11-30 (FCN, 3 seeds): Simple Copy-Paste on half the samples, +0.054 ± 0.012 mask
 # AP; then 30 epochs instead of 20, +0.025 ± 0.007 (AP75 +0.069 ± 0.010) in 21-22 minutes.
 DEFAULT_ARGS = ["--seeds", "1", "--image-size", "256", "--epochs", "30",
                 "--steps-per-epoch", "100", "--copy-paste", "0.5"]
@@ -80,7 +80,8 @@ class PennFudanConfig(RealDataConfig):
 
 
 def pennfudan_experiment(settings, seed: int):
-    """``(config class, train set, held-out set)`` for ``mrcnn.compare`` (the fixed split
+    """``(config class, train set, held-out set)`` for ``mrcnn.experiments.compare`` (the fixed
+    split
     above; ``settings.image_size``, ``steps_per_epoch``, ``train_images`` and
     ``val_images`` (caps) apply)."""
     size = settings.image_size

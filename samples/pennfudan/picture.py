@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # this sample's module
 from pennfudan import PennFudanConfig, load_pennfudan  # noqa: E402
 
 from mrcnn.model import MaskRCNN  # noqa: E402
-from mrcnn.model_info import read_info  # noqa: E402
 from mrcnn.visualize import compare_heads  # noqa: E402
+from mrcnn.weights.checkpoint_info import read_info  # noqa: E402
 
 
 def load_head(head: str, path: str, min_score: float) -> MaskRCNN:

@@ -8,7 +8,8 @@ name, see pennfudan.py) and prints the comparison table (COCO mask AP/AP50/AP75/
 AP, Boundary IoU, VOC mAP@0.5, parameters, time). Defaults: one seed, 256 px, 30 epochs of
 100 steps of 4 images (``--epochs 20`` is the schedule of the head verdicts), Simple
 Copy-Paste on half the samples (``--copy-paste 0`` turns it off); every option of
-``python -m mrcnn.compare`` applies. Results go to ``results/pennfudan/``, checkpoints and
+``python -m mrcnn.experiments.compare`` applies. Results go to ``results/pennfudan/``, checkpoints
+and
 TensorBoard logs to ``logs/``.
 
 Data: ``--data DIR`` (a folder holding ``pennfudan/PennFudanPed``, or ``PennFudanPed``

@@ -145,8 +145,8 @@ def test_sometimes_oneof_and_compose_probabilities():
 
 
 def test_augmentation_runs_in_the_training_input_pipeline(shapes64):
-    from mrcnn.training import load_image_gt
-    from tests.conftest import tiny_config
+    from mrcnn.engine.input_pipeline import load_image_gt
+    from tests.helpers import tiny_config
 
     config = tiny_config()
     pipeline = augment.default_augmentation(rotate=True)

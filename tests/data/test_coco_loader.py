@@ -148,8 +148,8 @@ def test_crowd_regions_are_excluded_by_default_and_negative_when_included(coco_d
 def test_training_pipeline_sees_crowd_regions_only_as_crowd(coco_dir):
     """The pipeline carries crowd regions with negative ids (the target layers keep
     proposals on them out of the negatives), whatever the data set was loaded with."""
-    from mrcnn.training import load_image_gt
-    from tests.conftest import tiny_config
+    from mrcnn.engine.input_pipeline import load_image_gt
+    from tests.helpers import tiny_config
 
     config = tiny_config(NUM_CLASSES=4)
     for dataset in (load(coco_dir), load(coco_dir, include_crowd=True)):
@@ -261,6 +261,7 @@ def test_export_with_internal_ids_and_any_dataset(shapes64, tmp_path):
         np.testing.assert_array_equal(ids_a, ids_b)
 
 
+@pytest.mark.needs_data("coco")
 def test_real_coco_excerpt_matches_pycocotools():
     """The real COCO 2017 excerpt (../shared/data/coco): every mask of both files equals
     pycocotools' own ``annToMask``, with its category and crowd flag, and every image

@@ -8,8 +8,8 @@ import pytest
 
 from mrcnn.data import augment
 from mrcnn.data.copy_paste import CopyPaste, paste
-from mrcnn.training import load_image_gt
-from tests.conftest import tiny_config
+from mrcnn.engine.input_pipeline import load_image_gt
+from tests.helpers import tiny_config
 
 
 def box_mask(shape, y1, x1, y2, x2) -> np.ndarray:
@@ -129,7 +129,7 @@ def test_copy_paste_is_not_a_per_image_step():
 def test_copy_paste_option_takes_a_fraction(text):
     import argparse
 
-    from mrcnn.config_overrides import add_config_arguments, with_fields
+    from mrcnn.experiments.config_overrides import add_config_arguments, with_fields
 
     parser = argparse.ArgumentParser()
     add_config_arguments(parser, "the run")

@@ -71,6 +71,7 @@ def real_val2017():
     return dataset
 
 
+@pytest.mark.needs_data("coco")
 def test_coco_evaluation_always_gets_the_crowd_regions(real_val2017):
     """instances_val2017 of the excerpt: 6 images, 136 annotations, 1 crowd region."""
     dataset = real_val2017

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from mrcnn.compare import evaluate_run
 from mrcnn.data.subset import DatasetSubset
+from mrcnn.evaluation.evaluate import evaluate_run
 from mrcnn.evaluation.protocol import scoring_detector
 from mrcnn.model import MaskRCNN
-from tests.conftest import tiny_config
+from tests.helpers import tiny_config
 
 
 def test_evaluate_run_scores_down_to_the_coco_floor(shapes64, tmp_path):

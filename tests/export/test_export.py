@@ -19,7 +19,7 @@ from mrcnn.model import MaskRCNN
 from mrcnn.ops.boxes import norm_boxes
 from mrcnn.ops.image_meta import parse_image_meta
 from mrcnn.preprocessing import mold_inputs_tf, resize_like_cv2, unmold_detections_tf
-from tests.conftest import tiny_config
+from tests.helpers import tiny_config
 
 
 @pytest.mark.parametrize("src, dst", [((48, 40), (64, 53)), ((100, 150), (43, 64)),

@@ -11,14 +11,14 @@ from mrcnn.config import ConfigError
 from mrcnn.data import augment
 from mrcnn.heads.mask import MASK_HEADS
 from mrcnn.model import MaskRCNN
-from mrcnn.model_info import (
+from mrcnn.weights.checkpoint_info import (
     checkpoint_info,
     config_fields,
     config_from_checkpoint,
     config_from_fields,
     read_info,
 )
-from tests.conftest import tiny_config
+from tests.helpers import tiny_config
 
 NAMES = ["BG", "square", "circle", "triangle"]
 

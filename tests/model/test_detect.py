@@ -8,7 +8,7 @@ import pytest
 from mrcnn.model import MaskRCNN
 from mrcnn.ops.boxes import norm_boxes
 from mrcnn.ops.image_meta import parse_image_meta
-from tests.conftest import tiny_config
+from tests.helpers import tiny_config
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from mrcnn.engine.input_pipeline import build_dataset
 from mrcnn.graph import LOSS_NAMES, build_graph
 from mrcnn.heads.mask import MASK_HEADS
 from mrcnn.ops.image_meta import compose_image_meta
-from mrcnn.training import build_dataset
-from tests.conftest import tiny_config
+from tests.helpers import tiny_config
 
 
 @pytest.mark.parametrize("head", sorted(MASK_HEADS))

@@ -8,7 +8,7 @@ import pytest
 from mrcnn.heads.box import build_box_head
 from mrcnn.heads.mask import MASK_HEADS, build_mask_head, register_mask_head
 from mrcnn.layers.normalization import Norm
-from tests.conftest import tiny_config
+from tests.helpers import tiny_config
 
 
 def conv_bn(cin: int, cout: int, k: int = 3) -> int:

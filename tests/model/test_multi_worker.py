@@ -9,9 +9,9 @@ import pytest
 import tensorflow as tf
 
 from mrcnn.data import ShapesDataset
-from mrcnn.multi_worker import weights_fingerprint
-from mrcnn.training import build_dataset
-from tests.conftest import tiny_config
+from mrcnn.engine.input_pipeline import build_dataset
+from mrcnn.engine.multi_worker import weights_fingerprint
+from tests.helpers import tiny_config
 
 
 def _drawing_augmentation(draws: list):

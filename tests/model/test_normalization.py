@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from mrcnn.config import ConfigError
+from mrcnn.engine.input_pipeline import layers_regex
 from mrcnn.heads.box import build_box_head
 from mrcnn.layers.normalization import Norm, group_count
 from mrcnn.model import MaskRCNN
-from mrcnn.training import layers_regex
-from tests.conftest import tiny_config
+from tests.helpers import tiny_config
 
 
 def group_norm_reference(x: np.ndarray, groups: int, gamma, beta, eps: float) -> np.ndarray:

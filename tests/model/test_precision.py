@@ -7,13 +7,14 @@ import numpy as np
 import pytest
 
 from mrcnn import precision
-from mrcnn.checkpoints import load_training_state, state_path
 from mrcnn.config import ConfigError
+from mrcnn.engine.checkpoints import load_training_state, state_path
+from mrcnn.engine.input_pipeline import build_dataset
+from mrcnn.engine.trainer import make_optimizer
 from mrcnn.heads.mask import MASK_HEADS
-from mrcnn.model import MaskRCNN, make_optimizer
+from mrcnn.model import MaskRCNN
 from mrcnn.precision import dtype_policy, training_optimizer
-from mrcnn.training import build_dataset
-from tests.conftest import step_losses, tiny_config
+from tests.helpers import step_losses, tiny_config
 
 MIXED = {"mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}
 # Besides these, each mask head's output (class-specific) layers compute in float32.

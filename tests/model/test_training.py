@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mrcnn.model import MaskRCNN, make_optimizer
-from mrcnn.training import build_dataset, layers_regex
-from tests.conftest import step_losses, tiny_config
+from mrcnn.engine.input_pipeline import build_dataset, layers_regex
+from mrcnn.engine.trainer import make_optimizer
+from mrcnn.model import MaskRCNN
+from tests.helpers import step_losses, tiny_config
 
 
 # The two first-class heads (the fcn_deep control is the FCN's layers, only more of them),

@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from mrcnn.engine.input_pipeline import build_dataset
+from mrcnn.engine.trainer import make_optimizer
 from mrcnn.layers import AnchorsLayer, DetectionTargetLayer, PyramidROIAlign, RpnTargetLayer
-from mrcnn.model import MaskRCNN, make_optimizer
-from mrcnn.training import build_dataset
-from tests.conftest import step_losses, tiny_config
+from mrcnn.model import MaskRCNN
+from tests.helpers import step_losses, tiny_config
 
 
 def test_xla_detect_equals_native(shapes64, tmp_path):

@@ -48,13 +48,13 @@ def resume_main(model_dir: str, epochs: int, resume: bool) -> None:
     import keras
     import numpy as np
 
-    from mrcnn.checkpoints import is_chief, load_training_state, state_path
     from mrcnn.config import ConfigError
     from mrcnn.data import ShapesDataset
+    from mrcnn.engine.checkpoints import is_chief, load_training_state, state_path
+    from mrcnn.engine.multi_worker import check_workers_agree
+    from mrcnn.engine.trainer import check_strategy
     from mrcnn.model import MaskRCNN
-    from mrcnn.multi_worker import check_workers_agree
-    from mrcnn.trainer import check_strategy
-    from tests.conftest import tiny_config
+    from tests.helpers import tiny_config
 
     log = open(os.path.join(model_dir, "progress.jsonl"), "a", buffering=1)
     worker = strategy.cluster_resolver.task_id if strategy is not None else 0
@@ -110,7 +110,7 @@ CLIP_NORM = 10.0
 def deterministic_setup():
     """``(config, dataset)`` of a step whose result cannot depend on rounding (see below)."""
     from mrcnn.data import ShapesDataset
-    from tests.conftest import tiny_config
+    from tests.helpers import tiny_config
 
     # Targets that cannot depend on rounding: every anchor becomes a proposal (no top-k
     # cut, no suppression; rpn_bbox_pred starts at zero below, so the proposals are the
@@ -224,9 +224,9 @@ def bad_input_main(out_path: str) -> None:
     import keras
 
     from mrcnn.data import ShapesDataset
+    from mrcnn.engine.input_pipeline import InputError
     from mrcnn.model import MaskRCNN
-    from mrcnn.training import InputError
-    from tests.conftest import tiny_config
+    from tests.helpers import tiny_config
 
     broken = threading.Event()
 

@@ -14,9 +14,10 @@ import pytest
 from PIL import Image
 
 from mrcnn.data.dataset import Dataset
-from mrcnn.model import MaskRCNN, make_optimizer
-from mrcnn.training import build_dataset
-from tests.conftest import TEST_SEED, tiny_config
+from mrcnn.engine.input_pipeline import build_dataset
+from mrcnn.engine.trainer import make_optimizer
+from mrcnn.model import MaskRCNN
+from tests.helpers import TEST_SEED, tiny_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

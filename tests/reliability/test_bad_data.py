@@ -17,8 +17,8 @@ from mrcnn.data import CocoDataset, LabelImageDataset, ViaDataset
 from mrcnn.data.check import apply_check, check_dataset
 from mrcnn.data.dataset import DatasetError
 from mrcnn.data.image_io import check_image_file
-from mrcnn.training import InputError, build_dataset, input_errors_raised
-from tests.conftest import HANG_GUARD_S
+from mrcnn.engine.input_pipeline import InputError, build_dataset, input_errors_raised
+from tests.helpers import HANG_GUARD_S
 from tests.reliability.conftest import ROOT, MadeToOrder, random_image, start_script
 
 W, H = 48, 40  # image width and height of the made-up COCO set

@@ -20,7 +20,7 @@ import time
 import numpy as np
 import pytest
 
-from tests.conftest import HANG_GUARD_S
+from tests.helpers import HANG_GUARD_S
 from tests.reliability._train_script import CLIP_NORM
 from tests.reliability.conftest import progress_events, start_script, start_training
 

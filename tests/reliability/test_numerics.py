@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mrcnn.checkpoints import load_training_state, state_path
 from mrcnn.config import ConfigError
 from mrcnn.data import ShapesDataset
+from mrcnn.engine.checkpoints import load_training_state, state_path
+from mrcnn.engine.trainer import NonFiniteLossError, make_optimizer
 from mrcnn.layers.losses import LOSSES
-from mrcnn.model import MaskRCNN, NonFiniteLossError, make_optimizer
-from tests.conftest import tiny_config
+from mrcnn.model import MaskRCNN
+from tests.helpers import tiny_config
 
 
 class PoisonWeights(keras.callbacks.Callback):

@@ -20,7 +20,7 @@ from mrcnn.ops.boxes import (
 )
 from mrcnn.ops.image_meta import parse_image_meta
 from mrcnn.preprocessing import mold_inputs, unmold_detections
-from tests.conftest import tiny_config
+from tests.helpers import tiny_config
 from tests.twins import np_iou_matrix
 
 # Modest budgets: every example runs a few eager TF ops.

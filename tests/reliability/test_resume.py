@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.conftest import HANG_GUARD_S
+from tests.helpers import HANG_GUARD_S
 from tests.reliability.conftest import progress_events, start_training
 
 STEPS = 2  # STEPS_PER_EPOCH of the script

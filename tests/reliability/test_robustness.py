@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mrcnn.training import load_image_gt
+from mrcnn.engine.input_pipeline import load_image_gt
 from tests.reliability.conftest import (
     MadeToOrder,
     box_masks,

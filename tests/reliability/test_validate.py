@@ -13,7 +13,7 @@ import pytest
 from mrcnn.check_dataset import main as check_main
 from mrcnn.data.dataset import DatasetError, DatasetProblem
 from mrcnn.data.image_convert import to_rgb_uint8
-from tests.conftest import HANG_GUARD_S, tiny_config
+from tests.helpers import HANG_GUARD_S, tiny_config
 from tests.reliability.conftest import MadeToOrder, box_masks, png_file, random_image
 
 H = W = 64
@@ -116,7 +116,7 @@ def test_check_dataset_cli(tmp_path, capsys, monkeypatch):
                       "def make():\n"
                       "    return broken_dataset(pathlib.Path(tempfile.mkdtemp()))\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    assert check_main(["broken_factory:make", "--config", "tests.conftest:TinyConfig"]) == 1
+    assert check_main(["broken_factory:make", "--config", "tests.helpers:TinyConfig"]) == 1
     out = capsys.readouterr().out
     assert "MadeToOrder image 4 (source 'made', id 'small', no path): masks are 32x32" in out
     assert "class id(s) [9] out of range" in out

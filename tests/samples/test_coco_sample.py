@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mrcnn.compare import CompareSettings
 from mrcnn.data import CocoDataset, ShapesDataset, export_coco
+from mrcnn.experiments.compare import CompareSettings
 from tests.samples import SAMPLES, sample_module
 
 coco = sample_module("coco", SAMPLES / "coco" / "coco.py")

@@ -8,11 +8,11 @@ import json
 
 import pytest
 
-import mrcnn.compare
+import mrcnn.experiments.compare
 from mrcnn.data import augment
 from mrcnn.data.copy_paste import CopyPaste
-from mrcnn.experiment import TrainedHead
-from tests.conftest import fake_comparison, fake_metrics
+from mrcnn.experiments.run import TrainedHead
+from tests.helpers import fake_comparison, fake_metrics
 from tests.samples import SAMPLES, sample_module
 
 levers = sample_module("pennfudan_levers", SAMPLES / "pennfudan" / "levers.py")
@@ -45,7 +45,7 @@ def fake_levers(monkeypatch, tmp_path):
     monkeypatch.setattr(levers, "pennfudan_experiment", experiment)
     monkeypatch.setattr(levers, "pennfudan_dir", lambda: tmp_path)
     fake_comparison(monkeypatch, train, evaluate)
-    monkeypatch.delitem(mrcnn.compare.EXPERIMENTS, "pennfudan", raising=False)
+    monkeypatch.delitem(mrcnn.experiments.compare.EXPERIMENTS, "pennfudan", raising=False)
     return seen
 
 
@@ -107,8 +107,8 @@ def test_levers_run_their_change_and_are_paired_with_the_baseline(fake_levers, t
 def test_levers_pair_with_a_given_baseline_only_if_it_has_the_default_setting(fake_levers,
                                                                              tmp_path,
                                                                              monkeypatch):
-    mrcnn.compare.EXPERIMENTS["pennfudan"] = levers.pennfudan_experiment
-    base = mrcnn.compare.run(levers.lever_settings(
+    mrcnn.experiments.compare.EXPERIMENTS["pennfudan"] = levers.pennfudan_experiment
+    base = mrcnn.experiments.compare.run(levers.lever_settings(
         "baseline", ["--heads", "fcn", "unet", "--seeds", "2", "--verbose", "0"],
         str(tmp_path / "verdict")))
     path = tmp_path / "verdict" / "baseline" / "pennfudan" / "compare.json"

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-import mrcnn.compare
-import mrcnn.download
-from mrcnn.download import DownloadUnavailable
-from tests.conftest import HANG_GUARD_S
+import mrcnn.experiments.compare
+import mrcnn.weights.download
+from mrcnn.weights.download import DownloadUnavailable
+from tests.helpers import HANG_GUARD_S
 from tests.samples import SAMPLES, sample_module
 
 REPO = Path(__file__).resolve().parents[2]
@@ -95,7 +95,7 @@ def test_run_sample_passes_the_rest_of_argv_to_compare(tmp_path, monkeypatch):
         seen["dir"] = pennfudan.pennfudan_dir()
         return {}
 
-    monkeypatch.setattr(mrcnn.compare, "main", fake_main)
+    monkeypatch.setattr(mrcnn.experiments.compare, "main", fake_main)
     common.run_sample("pennfudan", pennfudan.pennfudan_experiment, pennfudan.pennfudan_dir,
                       ["--seeds", "1"], ["--data", str(root), "--heads", "fcn"])
     assert seen == {"argv": ["--dataset", "pennfudan", "--seeds", "1", "--heads", "fcn"],
@@ -144,7 +144,7 @@ def test_missing_data_says_where_it_looked_and_how_to_get_it(tmp_path):
 
 
 def test_run_sample_exits_with_the_message_without_download(monkeypatch):
-    monkeypatch.setattr(mrcnn.compare, "main", lambda argv: pytest.fail("compare ran"))
+    monkeypatch.setattr(mrcnn.experiments.compare, "main", lambda argv: pytest.fail("compare ran"))
     with pytest.raises(SystemExit) as stop:
         common.run_sample("balloon", balloon.balloon_experiment, balloon.balloon_dir, [], [])
     assert str(stop.value.code).startswith("error: the balloon data set (balloon/balloon/) "
@@ -216,7 +216,7 @@ def test_download_option_fetches_verifies_and_runs(tmp_path, monkeypatch):
         seen["argv"] = argv
         return {}
 
-    monkeypatch.setattr(mrcnn.compare, "main", fake_main)
+    monkeypatch.setattr(mrcnn.experiments.compare, "main", fake_main)
     root = tmp_path / "data"
     common.run_sample("pennfudan", None, lambda: common.dataset_dir("pennfudan"), [],
                       ["--download", "--data", str(root), "--heads", "unet"])
@@ -234,8 +234,8 @@ def test_offline_download_fails_fast_with_where_to_put_the_data(tmp_path, monkey
     def unreachable(url, timeout=None):
         raise OSError("cannot resolve 'www.cis.upenn.edu' (offline)")
 
-    monkeypatch.setattr(mrcnn.download, "check_reachable", unreachable)
-    monkeypatch.setattr(mrcnn.download, "_get_file", lambda *a: pytest.fail("transfer"))
+    monkeypatch.setattr(mrcnn.weights.download, "check_reachable", unreachable)
+    monkeypatch.setattr(mrcnn.weights.download, "_get_file", lambda *a: pytest.fail("transfer"))
     with pytest.raises(DownloadUnavailable) as error:
         common.fetch_dataset("pennfudan", tmp_path)
     message = str(error.value)
@@ -243,7 +243,7 @@ def test_offline_download_fails_fast_with_where_to_put_the_data(tmp_path, monkey
                  f"put the zip at {tmp_path / 'pennfudan' / 'PennFudanPed.zip'}",
                  f"--data {tmp_path}", "offline"):
         assert part in message
-    monkeypatch.setattr(mrcnn.compare, "main", lambda argv: pytest.fail("compare ran"))
+    monkeypatch.setattr(mrcnn.experiments.compare, "main", lambda argv: pytest.fail("compare ran"))
     with pytest.raises(SystemExit, match="error: could not download Penn-Fudan"):
         common.run_sample("pennfudan", None, pennfudan.pennfudan_dir, [],
                           ["--data", str(tmp_path), "--download"])
@@ -254,7 +254,7 @@ def test_real_offline_download_of_the_sample_fails_within_seconds(tmp_path):
     skipped where github.com is reachable, so nothing is ever downloaded."""
     url = common.DATASETS["balloon"].url
     try:
-        mrcnn.download.check_reachable(url, timeout=3)
+        mrcnn.weights.download.check_reachable(url, timeout=3)
     except OSError:
         pass
     else:

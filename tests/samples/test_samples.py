@@ -12,10 +12,10 @@ import sys
 import numpy as np
 import pytest
 
-import mrcnn.compare
-from mrcnn.compare import CompareSettings
-from mrcnn.training import load_image_gt
-from tests.conftest import HANG_GUARD_S
+import mrcnn.experiments.compare
+from mrcnn.engine.input_pipeline import load_image_gt
+from mrcnn.experiments.compare import CompareSettings
+from tests.helpers import HANG_GUARD_S
 from tests.samples import SAMPLES, sample_module
 
 pennfudan = sample_module("pennfudan", SAMPLES / "pennfudan" / "pennfudan.py")
@@ -127,9 +127,9 @@ def test_runner_trains_with_the_config_augmentation(monkeypatch, tmp_path):
     def experiment(settings, seed):
         return pennfudan.PennFudanConfig, None, None
 
-    monkeypatch.setattr(mrcnn.compare, "train_head", fake_train_head)
-    monkeypatch.setitem(mrcnn.compare.EXPERIMENTS, "fake", experiment)
+    monkeypatch.setattr(mrcnn.experiments.compare, "train_head", fake_train_head)
+    monkeypatch.setitem(mrcnn.experiments.compare.EXPERIMENTS, "fake", experiment)
     with pytest.raises(Stop):
-        mrcnn.compare.run(mrcnn.compare.CompareSettings(dataset="fake", heads=("fcn",),
-                                                        out=str(tmp_path)))
+        mrcnn.experiments.compare.run(mrcnn.experiments.compare.CompareSettings(
+            dataset="fake", heads=("fcn",), out=str(tmp_path)))
     assert calls == [pennfudan.PennFudanConfig.AUGMENTATION]

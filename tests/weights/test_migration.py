@@ -8,16 +8,16 @@ import keras
 import numpy as np
 import pytest
 
-from mrcnn.migration import (
-    CLASS_SPECIFIC_LAYERS,
+from mrcnn.model import MaskRCNN
+from mrcnn.weights.migration import (
     KERAS_APPLICATIONS_NAMES,
+    class_specific_layers,
     is_classic_weights_file,
     load_classic_weights,
     load_imagenet_backbone,
     read_classic_weights,
 )
-from mrcnn.model import MaskRCNN
-from tests.conftest import tiny_config
+from tests.helpers import tiny_config
 
 
 def write_keras2_h5(path, groups) -> None:
@@ -101,7 +101,7 @@ def test_other_class_counts_report_mismatches_and_exclude_skips_them(source, tmp
     assert set(mismatched) == {"mrcnn_class_logits", "mrcnn_bbox_fc", "mrcnn_mask"}
     assert mismatched["mrcnn_class_logits"] == ({"kernel": (32, 4), "bias": (4,)},
                                                 {"kernel": (32, 6), "bias": (6,)})
-    report = load_classic_weights(other, path, exclude=CLASS_SPECIFIC_LAYERS)
+    report = load_classic_weights(other, path, exclude=class_specific_layers())
     assert report["mismatched"] == [] and report["missing"] == []
     assert {"mrcnn_class_logits", "mrcnn_bbox_fc", "mrcnn_mask"} <= set(report["skipped"])
     unet = MaskRCNN("inference", tiny_config(MASK_HEAD="unet"), str(tmp_path))

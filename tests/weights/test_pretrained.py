@@ -1,4 +1,5 @@
-"""Pretrained weights by name (mrcnn.pretrained): cache, checksum, fail-fast offline, loaders.
+"""Pretrained weights by name (mrcnn.weights.pretrained): cache, checksum, fail-fast offline,
+loaders.
 
 Nothing is downloaded here: the network functions are replaced by ones that fail the test,
 "downloads" use file:// URLs, and the one real network attempt stops before any transfer.
@@ -17,18 +18,18 @@ import urllib.error
 
 import pytest
 
-import mrcnn.download
-import mrcnn.pretrained as pretrained
-from mrcnn.download import ChecksumMismatch, check_reachable
-from mrcnn.migration import CLASS_SPECIFIC_LAYERS
-from mrcnn.pretrained import (
+import mrcnn.weights.download
+import mrcnn.weights.pretrained as pretrained
+from mrcnn.weights.download import ChecksumMismatch, check_reachable
+from mrcnn.weights.migration import class_specific_layers
+from mrcnn.weights.pretrained import (
     KNOWN_NAMES,
     PRETRAINED,
     WeightsUnavailable,
     load_pretrained,
     resolve_weights,
 )
-from tests.conftest import NetworkUsed
+from tests.helpers import NetworkUsed
 
 
 @pytest.fixture
@@ -41,8 +42,8 @@ def offline(monkeypatch):
     def transfer(*args, **kwargs):
         raise NetworkUsed("get_file called although the host is unreachable")
 
-    monkeypatch.setattr(mrcnn.download, "check_reachable", unreachable)
-    monkeypatch.setattr(mrcnn.download, "_get_file", transfer)
+    monkeypatch.setattr(mrcnn.weights.download, "check_reachable", unreachable)
+    monkeypatch.setattr(mrcnn.weights.download, "_get_file", transfer)
 
 
 @pytest.fixture(autouse=True)
@@ -122,7 +123,7 @@ def test_a_cached_file_with_a_wrong_checksum_is_reported(tmp_path, offline, capl
     cache.mkdir()
     bad = cache / "mask_rcnn_coco.h5"
     bad.write_bytes(b"truncated download")
-    with caplog.at_level(logging.WARNING, logger="mrcnn.pretrained"):
+    with caplog.at_level(logging.WARNING, logger="mrcnn.weights.pretrained"):
         with pytest.raises(WeightsUnavailable) as error:
             resolve_weights("coco", cache_dir=cache)
     assert f"{bad} does not have the published md5 e98aaff6f99e307b5e2a8a3ff741a518" in \
@@ -146,13 +147,13 @@ def test_offline_fails_fast_naming_the_url_the_target_and_the_checksum(tmp_path,
 
 
 def test_transfer_errors_become_weights_unavailable_and_leave_nothing(monkeypatch, tmp_path):
-    monkeypatch.setattr(mrcnn.download, "check_reachable", lambda url, timeout=None: None)
+    monkeypatch.setattr(mrcnn.weights.download, "check_reachable", lambda url, timeout=None: None)
 
     def broken(url, target, checksum):
         open(target, "wb").write(b"half")
         raise urllib.error.URLError("connection reset")
 
-    monkeypatch.setattr(mrcnn.download, "_get_file", broken)
+    monkeypatch.setattr(mrcnn.weights.download, "_get_file", broken)
     with pytest.raises(WeightsUnavailable, match="connection reset.*put it at"):
         resolve_weights("resnet50-imagenet", cache_dir=tmp_path)
     assert not list(tmp_path.iterdir())
@@ -200,7 +201,7 @@ def test_real_offline_attempt_fails_within_seconds(monkeypatch, tmp_path):
     def no_transfer(*args, **kwargs):
         raise Transfer
 
-    monkeypatch.setattr(mrcnn.download, "_get_file", no_transfer)  # never download
+    monkeypatch.setattr(mrcnn.weights.download, "_get_file", no_transfer)  # never download
     start = time.monotonic()
     try:
         resolve_weights("coco", cache_dir=tmp_path, timeout=2)
@@ -221,7 +222,7 @@ def test_real_offline_attempt_fails_within_seconds(monkeypatch, tmp_path):
 def test_load_pretrained_coco_skips_the_class_specific_layers(monkeypatch, tmp_path,
                                                               no_network):
     from mrcnn.model import MaskRCNN
-    from tests.conftest import tiny_config
+    from tests.helpers import tiny_config
     from tests.weights.test_migration import classic_groups, write_keras2_h5
 
     model = MaskRCNN("inference", tiny_config(), str(tmp_path / "logs"))
@@ -233,7 +234,7 @@ def test_load_pretrained_coco_skips_the_class_specific_layers(monkeypatch, tmp_p
     report = load_pretrained(model, "coco", cache_dir=cache)
     class_layers = {"mrcnn_class_logits", "mrcnn_bbox_fc", "mrcnn_mask"}
     assert class_layers <= set(report["skipped"]) and not class_layers & set(report["loaded"])
-    assert set(report["skipped"]) - {"some_old_layer"} <= set(CLASS_SPECIFIC_LAYERS)
+    assert set(report["skipped"]) - {"some_old_layer"} <= set(class_specific_layers())
     assert "rpn_conv_shared" in report["loaded"] and report["mismatched"] == []
     report = load_pretrained(model, "coco", cache_dir=cache, exclude=())
     assert class_layers <= set(report["loaded"])

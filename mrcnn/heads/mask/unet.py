@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import keras
 
-from mrcnn.heads.mask import check_widths, register_mask_head
+from mrcnn.heads.mask.registry import check_widths, register_mask_head
 from mrcnn.layers.normalization import Norm
 from mrcnn.precision import OUTPUT_DTYPE
 

@@ -27,13 +27,12 @@ from typing import Any
 import h5py
 import numpy as np
 
-from mrcnn.config import Config, ConfigError
+from mrcnn.config import DERIVED_FIELDS, Config, ConfigError
 
 INFO_ATTRIBUTE = "mrcnn_info"
 INFO_FORMAT = 1
 # Computed by Config.__init__ from the other fields; never stored. (MASK_SHAPE is derived
 # too when a config does not set it: it is then an instance field, not stored either.)
-DERIVED_FIELDS = ("BATCH_SIZE", "IMAGE_SHAPE", "IMAGE_META_SIZE")
 
 
 def _head_settings(config: Config) -> dict[str, Any]:
@@ -50,6 +49,27 @@ def callable_path(value) -> dict[str, str]:
     if not module or not name or "<" in name:  # lambdas and closures cannot be re-imported
         raise ValueError(f"cannot store {value!r} by name: define it at module level")
     return {"callable": f"{module}:{name}"}
+
+
+def callable_name(value) -> str:
+    """A callable config value as the settings record it: ``module:name`` for a function
+    or class, else its ``repr`` (an ``augment.Compose([...])`` spells out its steps)."""
+    try:
+        return callable_path(value)["callable"]
+    except ValueError:
+        return repr(value)
+
+
+def json_default(value):
+    """``json.dumps(..., default=json_default)``: numpy scalars and arrays as numbers and
+    lists, callables as :func:`callable_name`."""
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if callable(value):  # a config field such as AUGMENTATION or BACKBONE
+        return callable_name(value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
 def _import_callable(path: str):
@@ -120,7 +140,7 @@ def checkpoint_info(config: Config, class_names: Sequence[str] | None) -> dict[s
 
 def write_info(path: str, info: dict[str, Any]) -> None:
     """Store ``info`` in the ``.weights.h5`` file ``path`` (call before it is renamed into
-    place, see :func:`mrcnn.checkpoints.save_weights_atomically`)."""
+    place, see :func:`mrcnn.weights.files.save_weights_atomically`)."""
     with h5py.File(path, "a") as f:
         f.attrs[INFO_ATTRIBUTE] = json.dumps(info)
 

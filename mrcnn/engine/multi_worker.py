@@ -2,7 +2,7 @@
 ``tf.distribute.MultiWorkerMirroredStrategy``.
 
 Keras 3's ``Model.fit`` cannot take that strategy's distributed batches
-(keras-team/keras#20585), so :class:`~mrcnn.trainer.Trainer` runs this loop instead
+(keras-team/keras#20585), so :class:`~mrcnn.engine.trainer.Trainer` runs this loop instead
 under it. Each worker reads only its own shard of the images
 (:func:`distributed_dataset`); every step runs the training model's own ``train_step``
 on each replica inside one ``tf.function`` (the optimizer all-reduces the replicas'
@@ -27,7 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from mrcnn.checkpoints import is_chief
+from mrcnn.engine.checkpoints import is_chief
 
 # What a collective raises on the survivors when a worker of the cluster goes away.
 WORKER_LOST_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 
 import keras
 
-from mrcnn.migration import class_specific_layers
+from mrcnn.engine.schedule import train_on_schedule
 from mrcnn.model import MaskRCNN
-from mrcnn.pretrained import load_pretrained
+from mrcnn.weights.migration import class_specific_layers
+from mrcnn.weights.pretrained import load_pretrained
 
 
 @dataclass
@@ -35,11 +36,12 @@ class TrainedHead:
 def train_head(config, train_set, val_set, epochs: int, seed: int, model_dir: str,
                layers: str = "all", augmentation=None, verbose: int = 2,
                weights: str | None = None) -> TrainedHead:
-    """Train ``config.MASK_HEAD``: 80% of ``epochs`` at LEARNING_RATE, the rest at a
-    tenth of it (at least one epoch at the full rate).
+    """Train ``config.MASK_HEAD`` on the shared schedule
+    (:func:`mrcnn.engine.schedule.lr_stages`: 80% of ``epochs`` at LEARNING_RATE, the rest
+    at a tenth of it).
 
     From scratch, or with ``weights`` ("coco", "imagenet" or a path, see
-    :func:`mrcnn.pretrained.load_pretrained`) loaded into every layer except the mask
+    :func:`mrcnn.weights.pretrained.load_pretrained`) loaded into every layer except the mask
     head's (``mrcnn_mask*``) and the class-specific ones: so every head of a comparison
     starts from the same pretrained shared layers and a fresh mask head of its own.
     """
@@ -47,16 +49,9 @@ def train_head(config, train_set, val_set, epochs: int, seed: int, model_dir: st
     model = MaskRCNN("training", config, model_dir)
     pretrained = shared_layers_from(model, weights) if weights is not None else None
     tic = time.perf_counter()
-    history: dict[str, list[float]] = {}
-    main_epochs = max(1, round(0.8 * epochs))
-    for learning_rate, until in ((config.LEARNING_RATE, main_epochs),
-                                 (config.LEARNING_RATE / 10, epochs)):
-        if until <= model.epoch:
-            continue
-        run = model.train(train_set, val_set, learning_rate, until, layers=layers,
-                          augmentation=augmentation, seed=seed, verbose=verbose)
-        for key, values in run.history.items():
-            history.setdefault(key, []).extend(float(v) for v in values)
+    history = train_on_schedule(model, train_set, val_set, config.LEARNING_RATE, epochs,
+                                layers=layers, augmentation=augmentation, seed=seed,
+                                verbose=verbose)
     return TrainedHead(head=config.MASK_HEAD, seed=seed, checkpoint=model.last_checkpoint(),
                        parameters=model.keras_model.count_params(),
                        train_seconds=time.perf_counter() - tic, history=history,

@@ -1,6 +1,6 @@
 """Config fields set on the command line: ``--set FIELD=VALUE`` and ``--copy-paste P``.
 
-Shared by ``mrcnn train``, ``mrcnn compare`` and the sample scripts (``mrcnn.compare``).
+Shared by ``mrcnn train``, ``mrcnn compare`` and the sample scripts (``mrcnn.experiments.compare``).
 It creates no TensorFlow state: the CLI builds its parsers before it makes a
 ``tf.distribute`` strategy, which must come first.
 """

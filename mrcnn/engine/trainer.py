@@ -1,4 +1,4 @@
-"""Training: the fit loop of a :class:`~mrcnn.model.MaskRCNN` built in mode "training".
+"""Training: the fit loop of a model built in mode "training" (a :class:`~mrcnn.model.MaskRCNN`).
 
 :class:`Trainer` owns what one ``train()`` call does: layer presets, optimizer and
 compile (under the model's ``tf.distribute`` strategy), the tf.data pipelines,
@@ -16,32 +16,52 @@ import logging
 import os
 import re
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import keras
 import tensorflow as tf
 
-from mrcnn import multi_worker
-from mrcnn.checkpoints import (
+from mrcnn.config import LOSS_NAMES, ConfigError
+from mrcnn.engine import multi_worker
+from mrcnn.engine.checkpoints import (
     AtomicCheckpoint,
-    checkpoint_epoch,
     is_chief,
     load_training_state,
     non_finite,
     optimizer_state,
-    remove_stale_temporaries,
     restore_optimizer_state,
     state_path,
 )
-from mrcnn.config import LOSS_NAMES, ConfigError
-from mrcnn.model_info import checkpoint_info
+from mrcnn.engine.input_pipeline import InputError, build_dataset, input_errors_raised, layers_regex
 from mrcnn.precision import training_optimizer
-from mrcnn.training import InputError, build_dataset, input_errors_raised, layers_regex
-
-if TYPE_CHECKING:
-    from mrcnn.model import MaskRCNN
+from mrcnn.weights.checkpoint_info import checkpoint_info
+from mrcnn.weights.files import checkpoint_epoch, remove_stale_temporaries
 
 logger = logging.getLogger(__name__)
+
+
+class TrainableModel(Protocol):
+    """What the trainer reads and sets on the model it drives (``MaskRCNN`` is one): the
+    engine imports no model class, so the arrow points one way."""
+
+    mode: str
+    config: Any
+    keras_model: keras.Model
+    strategy: Any
+    epoch: int
+    model_dir: str
+    log_dir: str | None
+    class_names: list[str] | None
+
+    def scope(self): ...
+
+    def use_strategy(self, strategy) -> None: ...
+
+    def find_last(self) -> str: ...
+
+    def load_weights(self, path: str, *args, **kwargs): ...
+
+    def checkpoint_pattern(self) -> str: ...
 
 
 class TrainingModel(keras.Model):
@@ -190,7 +210,8 @@ def make_optimizer(config, learning_rate: float) -> keras.optimizers.Optimizer:
 
 def set_trainable(keras_model: keras.Model, layers: str) -> list[str]:
     """Make the layers of ``keras_model`` whose name fully matches ``layers`` (preset or
-    regex, :func:`mrcnn.training.layers_regex`) trainable and the others frozen; returns
+    regex, :func:`mrcnn.engine.input_pipeline.layers_regex`) trainable and the others frozen;
+    returns
     the names of trainable layers that have weights."""
     regex = re.compile(layers_regex(layers))
     trained = []
@@ -240,7 +261,7 @@ def check_strategy(strategy, config) -> None:
 
 # ---------------------------------------------------------------------- the loop
 class Trainer:
-    """Trains ``model`` (a :class:`~mrcnn.model.MaskRCNN` in mode "training") in place.
+    """Trains ``model`` (a :class:`TrainableModel` in mode "training") in place.
 
     The model keeps the weights, the epoch count, the run folder (``log_dir``), the
     strategy and the class names; the trainer keeps ``optimizer_state``, the optimizer
@@ -248,7 +269,7 @@ class Trainer:
     by :meth:`load_optimizer_state` from beside a checkpoint).
     """
 
-    def __init__(self, model: MaskRCNN):
+    def __init__(self, model: TrainableModel):
         if model.mode != "training":
             raise RuntimeError("create the model with mode='training' to train it")
         self.model = model
@@ -284,7 +305,7 @@ class Trainer:
         names = getattr(train_dataset, "class_names", None)
         if names is not None and len(names) == config.NUM_CLASSES:
             model.class_names = list(names)
-        model._use_strategy(strategy)
+        model.use_strategy(strategy)
         check_strategy(model.strategy, config)
         if resume:
             self._resume()
@@ -372,7 +393,7 @@ class Trainer:
         built and given the carried-over state, under the model's strategy; returns the
         inner optimizer."""
         model, config = self.model, self.model.config
-        with model._scope():
+        with model.scope():
             optimizer = make_optimizer(config, learning_rate)
             stepper = training_optimizer(optimizer, config.DTYPE_POLICY)  # loss scaling
             # Keras' default jit_compile="auto" turns XLA on where a GPU is present; the

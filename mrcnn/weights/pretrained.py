@@ -1,6 +1,6 @@
 """Well-known pretrained weights by name: found in a cache, else downloaded and verified.
 
-    from mrcnn.pretrained import load_pretrained
+    from mrcnn.weights.pretrained import load_pretrained
 
     model = MaskRCNN("training", config, "logs")
     report = load_pretrained(model, "coco")       # classic COCO Mask R-CNN, no class heads
@@ -41,15 +41,15 @@ from pathlib import Path
 
 import h5py
 
-from mrcnn.checkpoints import load_weights_by_name
-from mrcnn.download import (
+from mrcnn.weights.download import (
     DownloadUnavailable,
     describe_checksum,
     download,
     file_matches,
     manual_instructions,
 )
-from mrcnn.migration import (
+from mrcnn.weights.files import load_weights_by_name
+from mrcnn.weights.migration import (
     IMAGENET_FILES,
     _text,
     class_specific_layers,
@@ -164,8 +164,8 @@ def resolve_weights(name_or_path: str | os.PathLike, cache_dir: str | os.PathLik
       A string that is neither a path nor a known name raises ValueError listing the names.
 
     Raises :class:`WeightsUnavailable` (within about ``timeout`` seconds, default
-    :data:`mrcnn.download.CONNECT_TIMEOUT_S`, when offline) naming the URL, the path to put
-    the file at by hand and its checksum; :class:`mrcnn.download.ChecksumMismatch` when a
+    :data:`mrcnn.weights.download.CONNECT_TIMEOUT_S`, when offline) naming the URL, the path to put
+    the file at by hand and its checksum; :class:`mrcnn.weights.download.ChecksumMismatch` when a
     download does not have the published checksum.
     """
     text = os.fspath(name_or_path)
@@ -236,11 +236,12 @@ def load_pretrained(model, name_or_path: str | os.PathLike,
     """Load pretrained weights into ``model`` (a MaskRCNN, or a Keras model of the graph)
     and return the load report (``loaded``, ``skipped``, ``mismatched``, ``missing``).
 
-    - ``"coco"``: :func:`mrcnn.migration.load_classic_weights` without the layers whose
-      shapes depend on the number of classes (:func:`~mrcnn.migration.class_specific_layers`;
+    - ``"coco"``: :func:`mrcnn.weights.migration.load_classic_weights` without the layers whose
+      shapes depend on the number of classes
+      (:func:`~mrcnn.weights.migration.class_specific_layers`;
       pass ``exclude=()`` to keep them, e.g. to detect the 80 COCO classes).
     - ``"imagenet"`` / ``"resnet50-imagenet"`` / ``"resnet101-imagenet"``:
-      :func:`mrcnn.migration.load_imagenet_backbone` (backbone layers only); the model's
+      :func:`mrcnn.weights.migration.load_imagenet_backbone` (backbone layers only); the model's
       ``config.BACKBONE`` must be that ResNet.
     - a path: a classic Keras 2 file without detection layers loads as an ImageNet backbone,
       another classic file with :func:`load_classic_weights` (``exclude`` default none:

@@ -1,9 +1,9 @@
 """A fair, repeatable comparison of mask heads on one data set.
 
-    python -m mrcnn.compare --dataset shapes --heads fcn unet --seeds 3 --out results/
+    python -m mrcnn.experiments.compare --dataset shapes --heads fcn unet --seeds 3 --out results/
 
 For each seed, every head trains with the same data order, backbone initialisation and
-schedule (only the mask head differs, see :mod:`mrcnn.experiment`), then is evaluated on
+schedule (only the mask head differs, see :mod:`mrcnn.experiments.run`), then is evaluated on
 the same held-out images: COCO bbox/segm AP (AP, AP50, AP75, AP90, APs/m/l, AR100),
 mask AP against the IoU threshold, mask IoU and Boundary IoU of true positives by object
 size, and the VOC-style per-image mAP@0.5. Each head's parameters, FLOPs per RoI and
@@ -34,50 +34,20 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import asdict
 
 import numpy as np
 
-from mrcnn.checkpoints import write_text_atomically
-from mrcnn.config_overrides import (
-    add_config_arguments,
-    check_config_fields,
-    parse_field,
-    with_fields,
-)
+from mrcnn.config import DERIVED_FIELDS
 from mrcnn.data import ShapesConfig, ShapesDataset
-from mrcnn.evaluation.coco import ap_vs_iou, evaluate_model_coco
-from mrcnn.evaluation.detection_ap import timed_detect, voc_map
-from mrcnn.evaluation.mask_quality import mask_quality_from_results, summarize_mask_quality
-from mrcnn.evaluation.protocol import COCO_SCORE_FLOOR, protocol_record, scoring_detector
-from mrcnn.experiment import load_detector, train_head
+from mrcnn.evaluation.evaluate import evaluate_run
+from mrcnn.experiments.config_overrides import check_config_fields, with_fields
+from mrcnn.experiments.run import load_detector, train_head
+from mrcnn.experiments.settings import CompareSettings, add_runner_arguments, settings_from_args
 from mrcnn.flops import mask_head_profile
-from mrcnn.heads.mask import MASK_HEADS
-from mrcnn.model_info import callable_path
-from mrcnn.precision import POLICIES
-
-
-@dataclass
-class CompareSettings:
-    """What a comparison runs; the defaults are the shapes setting of the README."""
-
-    dataset: str = "shapes"
-    heads: tuple[str, ...] = ("fcn", "unet")
-    seeds: int = 3
-    epochs: int = 15
-    steps_per_epoch: int = 100
-    train_images: int = 2000
-    val_images: int = 50
-    image_size: int = 128
-    out: str = "results"
-    logs: str = "logs"
-    verbose: int = 2
-    dtype_policy: str | None = None  # Config.DTYPE_POLICY for every run; None: the config's
-    resume: bool = False  # keep the finished runs of <out>/<dataset>/compare.json
-    weights: str | None = None  # pretrained shared layers for every head (None: scratch)
-    config: dict[str, Any] = field(default_factory=dict)  # --set FIELD=VALUE for every run
-    copy_paste: float = 0.0  # > 0: augment.CopyPaste(the config's augmentation, p=copy_paste)
+from mrcnn.heads.mask import check_heads
+from mrcnn.weights.checkpoint_info import json_default
+from mrcnn.weights.files import write_text_atomically
 
 
 def shapes_experiment(settings: CompareSettings, seed: int):
@@ -102,44 +72,8 @@ def shapes_experiment(settings: CompareSettings, seed: int):
 EXPERIMENTS: dict[str, Callable] = {"shapes": shapes_experiment}
 
 
-def evaluate_run(detector, val_set, progress: bool = False,
-                 score_floor: float = COCO_SCORE_FLOOR) -> dict:
-    """Every figure of one trained head on the held-out set, from one detect pass, scored
-    by COCO's protocol (:func:`mrcnn.evaluation.protocol.scoring_detector`: detections
-    down to a score of 0.05, at most 100 an image, whatever ``detector`` deploys with):
-    mask, box and Boundary AP (with AP90 of masks and boundaries), the AP-vs-IoU curves,
-    VOC mAP and the mask quality of true positives; ``protocol`` says how."""
-    detector = scoring_detector(detector, score_floor)
-    results, ms_per_image = timed_detect(detector, val_set, progress=progress)
-    coco = evaluate_model_coco(None, val_set, results=results, verbose=False,
-                               return_precision=True)
-    curves = {}
-    for name in ("segm", "boundary"):
-        thresholds, curve = ap_vs_iou(coco[name].pop("precision"))
-        coco[name]["AP90"] = float(curve[np.argmin(np.abs(thresholds - 0.9))])
-        curves[name] = [float(a) for a in curve]
-    coco["bbox"].pop("precision")
-    quality = summarize_mask_quality(mask_quality_from_results(val_set, results))
-    return {"segm": coco["segm"], "bbox": coco["bbox"], "boundary": coco["boundary"],
-            "voc": voc_map(val_set, results),
-            "ap_vs_iou": {"iou": thresholds.tolist(), "AP": curves["segm"],
-                          "boundary_AP": curves["boundary"]},
-            "mask_quality": quality, "ms_per_image": ms_per_image,
-            "held_out_images": int(val_set.num_images), "protocol": protocol_record(detector)}
-
-
 # Settings that may differ between an interrupted comparison and the one resuming it.
 RESUMABLE_CHANGES = ("seeds", "heads", "out", "logs", "verbose", "resume")
-
-
-def check_heads(heads) -> None:
-    """Raise before anything trains when a head is not registered (or listed twice)."""
-    unknown = [h for h in heads if h not in MASK_HEADS]
-    if unknown:
-        raise ValueError(f"unknown mask head(s) {unknown}; registered: {sorted(MASK_HEADS)} "
-                         "(import the module that registers a custom head first)")
-    if len(set(heads)) != len(heads):
-        raise ValueError(f"a head is listed twice in {list(heads)}")
 
 
 def previous_runs(settings: CompareSettings, path: str) -> tuple[list[dict], float]:
@@ -185,7 +119,7 @@ def check_same_config(runs: list[dict], configs: dict, what: str, hint: str) -> 
     settings), fields derived from others, and runs or fields a report did not record (runs
     before 2026-11-30 carry no ``config``; a lambda is recorded by its address, which
     another process does not share) are left aside."""
-    skip = RUNNER_FIELDS.keys() | DERIVED_FIELDS
+    skip = RUNNER_FIELDS.keys() | set(DERIVED_FIELDS)
 
     def recorded(value) -> bool:
         return not (isinstance(value, str) and " at 0x" in value)
@@ -224,8 +158,6 @@ def _json_equal(a, b) -> bool:
 RUNNER_FIELDS = {"MASK_HEAD": "--heads", "NAME": "the data set and head",
                  "DTYPE_POLICY": "--dtype-policy", "IMAGE_MIN_DIM": "--image-size",
                  "IMAGE_MAX_DIM": "--image-size", "STEPS_PER_EPOCH": "--steps-per-epoch"}
-# Fields a config computes from others when it is built.
-DERIVED_FIELDS = {"BATCH_SIZE", "IMAGE_SHAPE", "IMAGE_META_SIZE", "MASK_SHAPE"}
 
 
 def head_config(config_class, head: str, settings: CompareSettings):
@@ -505,15 +437,6 @@ def _save(fig, out_dir: str, name: str) -> str:
     return path
 
 
-def callable_name(value) -> str:
-    """A callable config value as the settings record it: ``module:name`` for a function
-    or class, else its ``repr`` (an ``augment.Compose([...])`` spells out its steps)."""
-    try:
-        return callable_path(value)["callable"]
-    except ValueError:
-        return repr(value)
-
-
 def settings_from_report(report: dict) -> CompareSettings:
     """The settings a ``compare.json`` was run with, as :func:`head_config` takes them for
     inference: ``AUGMENTATION`` (recorded by name, training only) is left out."""
@@ -522,44 +445,15 @@ def settings_from_report(report: dict) -> CompareSettings:
     return CompareSettings(**{**saved, "heads": tuple(saved["heads"]), "config": config})
 
 
-def json_default(value):
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if callable(value):  # a config field such as AUGMENTATION or BACKBONE
-        return callable_name(value)
-    raise TypeError(f"cannot write {type(value).__name__} to JSON")
-
-
 def parse_args(argv=None) -> CompareSettings:
+    """Settings from ``python -m mrcnn.experiments.compare`` options (``--dataset``: a name of
+    :data:`EXPERIMENTS`)."""
     defaults = CompareSettings()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", default=defaults.dataset, choices=sorted(EXPERIMENTS))
-    parser.add_argument("--heads", nargs="+", default=list(defaults.heads))
-    parser.add_argument("--seeds", type=int, default=defaults.seeds, help="seeds 0..N-1")
-    parser.add_argument("--epochs", type=int, default=defaults.epochs)
-    parser.add_argument("--steps-per-epoch", type=int, default=defaults.steps_per_epoch)
-    parser.add_argument("--train-images", type=int, default=defaults.train_images)
-    parser.add_argument("--val-images", type=int, default=defaults.val_images)
-    parser.add_argument("--image-size", type=int, default=defaults.image_size)
-    parser.add_argument("--out", default=defaults.out)
-    parser.add_argument("--logs", default=defaults.logs)
-    parser.add_argument("--verbose", type=int, default=defaults.verbose)
-    parser.add_argument("--dtype-policy", default=defaults.dtype_policy,
-                        choices=POLICIES,
-                        help="Config.DTYPE_POLICY of every run (default: the config's)")
-    parser.add_argument("--weights", default=defaults.weights,
-                        help="start every head's shared layers from these weights (coco, "
-                             "imagenet or a path); each mask head starts fresh (default: "
-                             "all from random initialisation)")
-    parser.add_argument("--resume", action="store_true",
-                        help="keep the finished runs of an interrupted comparison in --out "
-                             "(same settings; more seeds or heads may be added)")
-    add_config_arguments(parser, "every run")
+    add_runner_arguments(parser, defaults)
     args = parser.parse_args(argv)
-    return CompareSettings(**{**vars(args), "heads": tuple(args.heads),
-                              "config": dict(parse_field(item) for item in args.config)})
+    return settings_from_args(args, args.dataset)
 
 
 def main(argv=None) -> dict:

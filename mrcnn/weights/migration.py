@@ -17,8 +17,8 @@ the classic heads wrapped Conv2D / Dense / BatchNorm in ``TimeDistributed``, whi
 weights, and its RPN was a nested model ``rpn_model`` whose weights are named
 ``rpn_conv_shared/kernel:0`` etc. So weights load by layer name::
 
-    from mrcnn.migration import (class_specific_layers, load_classic_weights,
-                                 load_imagenet_backbone)
+    from mrcnn.weights.migration import (class_specific_layers, load_classic_weights,
+                                         load_imagenet_backbone)
 
     model = MaskRCNN("training", config, "logs")
     # COCO-trained classic weights, without the class-specific layers (other classes):
@@ -31,7 +31,7 @@ Classic weights were trained with the classic RoIAlign and mask-target sampling:
 aligned default adapts them). Its ``mrcnn_mask`` layer had a sigmoid activation; ours
 outputs the logits and the graph applies the sigmoid, with the same kernel and bias.
 
-Both return the report of :func:`mrcnn.checkpoints.load_weights_by_name`: ``loaded``,
+Both return the report of :func:`mrcnn.weights.files.load_weights_by_name`: ``loaded``,
 ``skipped`` (in the file, not loaded: excluded or no such layer here), ``mismatched``
 (``(name, file shapes, model shapes)``) and ``missing`` (layers of the model with weights
 the file does not provide, e.g. a U-Net mask head).
@@ -68,10 +68,6 @@ def class_specific_layers() -> tuple[str, ...]:
     return tuple(dict.fromkeys(BOX_CLASS_SPECIFIC_LAYERS + mask_head_class_specific_layers()))
 
 
-# class_specific_layers() at import, i.e. with the built-in heads; a head registered later
-# is covered by calling the function (as mrcnn.pretrained does).
-CLASS_SPECIFIC_LAYERS = class_specific_layers()
-
 # Our backbone layers (stem and res/bn stages): what an ImageNet file can initialise.
 BACKBONE_LAYERS = r"(conv1)|(bn_conv1)|(res\d.*)|(bn\d.*)"
 
@@ -105,7 +101,7 @@ def read_classic_weights(path: str | os.PathLike) -> dict[str, list[tuple[str, n
         if "layer_names" not in root.attrs:
             raise ValueError(f"{path}: not a Keras 2 HDF5 weights file (no 'layer_names' "
                              "attribute); Keras 3 '.weights.h5' files load with "
-                             "MaskRCNN.load_weights / mrcnn.checkpoints.load_weights_by_name")
+                             "MaskRCNN.load_weights / mrcnn.weights.files.load_weights_by_name")
         for layer_name in (_text(n) for n in root.attrs["layer_names"]):
             if layer_name not in root:
                 raise ValueError(f"{path}: layer {layer_name!r} is listed in 'layer_names' "

@@ -1,6 +1,6 @@
 """Download one file with a checksum, failing fast and clearly when the host is unreachable.
 
-Shared by the pretrained weights (:mod:`mrcnn.pretrained`) and the samples' data sets
+Shared by the pretrained weights (:mod:`mrcnn.weights.pretrained`) and the samples' data sets
 (``samples/samples_common.py``). Before anything is fetched, a TCP connection to the host
 (or to the configured HTTP(S) proxy) is tried with a short timeout in a helper thread, so
 an offline machine gets an answer in seconds even where DNS hangs; the download itself
