@@ -81,6 +81,13 @@ def test_label_spec_pairs_by_file_name_and_holds_out_the_last(tmp_path, capsys):
     assert held_out.image_reference(0).endswith("img3.png")
     masks, class_ids = held_out.load_mask(0)
     assert masks.shape[-1] == 2 and list(class_ids) == [1, 1]
+    assert train.class_names == ["BG", "object"]
+
+
+def test_a_label_spec_can_name_its_class(tmp_path):
+    images, labels = write_label_folder(tmp_path)
+    train, _ = train_and_held_out(f"labels:{images}:{labels}:pedestrian", holdout=1)
+    assert train.class_names == ["BG", "pedestrian"] and train.num_images == 3
 
 
 @needs_balloon

@@ -10,10 +10,11 @@ A spec is one string:
     with ``DIR/train`` and ``DIR/val`` each holding one, those are the two splits (as in
     the balloon data set). ``ATTRIBUTE``: the region attribute naming the class (default:
     one class, "object").
-``labels:IMAGES:LABELS``
+``labels:IMAGES:LABELS`` or ``labels:IMAGES:LABELS:CLASS``
     instance label images (0 = background, one integer per object) in ``LABELS``, paired
     with the images in ``IMAGES`` by file name (``photo.png`` with ``photo.png`` or
-    ``photo_mask.png``, as in Penn-Fudan); one class, "object".
+    ``photo_mask.png``, as in Penn-Fudan); one class, named ``CLASS`` (default "object";
+    the Penn-Fudan sample's checkpoints detect "pedestrian").
 ``shapes`` or ``shapes:N``
     the synthetic shapes (N training images, default 500; 50 fixed held-out images).
 
@@ -73,18 +74,18 @@ def parse_spec(text: str) -> DataSpec:
     kind, _, rest = text.partition(":")
     if kind not in KINDS:
         raise DataSpecError(f"data set {text!r}: unknown kind {kind!r}; expected one of "
-                            "coco:ANNOTATIONS.json:IMAGES, via:DIR, labels:IMAGES:LABELS, "
+                            "coco:ANNOTATIONS.json:IMAGES, via:DIR, labels:IMAGES:LABELS[:CLASS], "
                             "shapes")
     if kind == "shapes":
         if rest and not rest.isdigit():
             raise DataSpecError(f"data set {text!r}: expected shapes or shapes:N")
         return DataSpec(kind, (rest,) if rest else (), text)
-    counts = {"coco": 2, "via": (1, 2), "labels": 2}[kind]
-    parts = tuple(rest.split(":", 1)) if rest else ()
+    counts = {"coco": 2, "via": (1, 2), "labels": (2, 3)}[kind]
+    parts = tuple(rest.split(":", 2 if kind == "labels" else 1)) if rest else ()
     wanted = counts if isinstance(counts, tuple) else (counts,)
     if len(parts) not in wanted or not all(parts):
         usage = {"coco": "coco:ANNOTATIONS.json:IMAGES", "via": "via:DIR or via:DIR:ATTRIBUTE",
-                 "labels": "labels:IMAGES:LABELS"}[kind]
+                 "labels": "labels:IMAGES:LABELS or labels:IMAGES:LABELS:CLASS"}[kind]
         raise DataSpecError(f"data set {text!r}: expected {usage}")
     checks = {"coco": (os.path.isfile, os.path.isdir), "via": (os.path.isdir,),
               "labels": (os.path.isdir, os.path.isdir)}[kind]
@@ -163,7 +164,8 @@ def load_spec(spec: DataSpec) -> tuple[Dataset, Dataset | None]:
             return _load_via(splits[0], attribute), _load_via(splits[1], attribute)
         return _load_via(folder, attribute), None
     dataset = LabelImageDataset()
-    dataset.load_label_images(*_label_pairs(*spec.parts))
+    class_name = spec.parts[2] if len(spec.parts) > 2 else "object"
+    dataset.load_label_images(*_label_pairs(*spec.parts[:2]), class_name=class_name)
     dataset.prepare()
     return dataset, None
 
