@@ -82,7 +82,7 @@ def _mask_loss_and_gradients(model, batch):
     return float(loss), grads
 
 
-@pytest.mark.parametrize("head,norm", [("fcn", "batch"), ("unet", "batch"), ("fcn", "group")])
+@pytest.mark.parametrize("head,norm", [("unet", "batch"), ("fcn", "group")])
 def test_mask_head_on_positive_rows_gives_the_same_loss_and_gradient(head, norm, shapes64):
     """The paper's mask loss reads positive RoIs only, so running the head on the rows that
     can be positive (a third of them) changes neither the loss nor any gradient. Frozen
