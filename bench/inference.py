@@ -65,7 +65,7 @@ from common import (
 from mrcnn.config import Config
 from mrcnn.data.shapes import ShapesConfig
 from mrcnn.flops import flops_by_region
-from mrcnn.graph import BOX_ROI_ALIGN, MASK_ROI_ALIGN
+from mrcnn.graph import BOX_ROI_ALIGN, MASK_HEAD_REGIONS
 from mrcnn.heads.box import build_box_head
 from mrcnn.heads.mask import build_mask_head
 from mrcnn.layers.normalization import Norm
@@ -103,7 +103,8 @@ def inference_flops(model: keras.Model, config: Config) -> dict[str, Any]:
     flops = {
         "backbone_fpn_rpn": regions["image"],
         "box_head_per_roi": regions.get(BOX_ROI_ALIGN, 0), "box_head_rois": box_rois,
-        "mask_head_per_roi": regions.get(MASK_ROI_ALIGN, 0), "mask_head_max_rois": max_rois,
+        "mask_head_per_roi": sum(regions.get(r, 0) for r in MASK_HEAD_REGIONS),
+        "mask_head_max_rois": max_rois,
     }
     flops["per_image_at_max_rois"] = call_flops(flops, 1, max_rois)
     return flops

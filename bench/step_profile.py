@@ -37,14 +37,14 @@ from tensorflow.tsl.profiler.protobuf import xplane_pb2
 from train_step import make_config, shapes_data
 
 from mrcnn.engine.input_pipeline import build_dataset
-from mrcnn.graph import BOX_ROI_ALIGN, MASK_ROI_ALIGN
+from mrcnn.graph import BOX_ROI_ALIGN, MASK_HEAD_REGIONS
 from mrcnn.layers import LossLayer, PyramidROIAlign
 from mrcnn.model import MaskRCNN
 
 OWN_REGIONS = {"anchors": "anchors_proposals", "ROI": "anchors_proposals",
                "rpn_targets": "rpn_targets", "proposal_targets": "roi_targets",
                "mask_rois": "roi_targets"}
-HEADS = {BOX_ROI_ALIGN: "box_head", MASK_ROI_ALIGN: "mask_head"}
+HEADS = {BOX_ROI_ALIGN: "box_head", **{name: "mask_head" for name in MASK_HEAD_REGIONS}}
 OP_EVENT = re.compile(r"[^:]+:\w+")  # "<scope>/<op name>:<op type>"
 
 

@@ -59,7 +59,7 @@ from mrcnn.config import Config, LightConfig
 from mrcnn.data.shapes import ShapesConfig, ShapesDataset
 from mrcnn.engine.input_pipeline import build_dataset
 from mrcnn.flops import flops_by_region, mask_head_profile
-from mrcnn.graph import BOX_ROI_ALIGN, MASK_ROI_ALIGN, mask_training_rows
+from mrcnn.graph import BOX_ROI_ALIGN, MASK_HEAD_REGIONS, mask_training_rows
 from mrcnn.heads.mask import mask_head_settings
 from mrcnn.model import MaskRCNN
 from mrcnn.presets import RealDataConfig
@@ -92,7 +92,8 @@ def training_flops(model: MaskRCNN) -> dict[str, Any]:
     rois, mask_rows = config.TRAIN_ROIS_PER_IMAGE, mask_training_rows(config)
     flops = {"backbone_fpn_rpn": regions["image"],
              "box_head_per_roi": regions.get(BOX_ROI_ALIGN, 0),
-             "mask_head_per_roi": regions.get(MASK_ROI_ALIGN, 0), "rois_per_image": rois,
+             "mask_head_per_roi": sum(regions.get(r, 0) for r in MASK_HEAD_REGIONS),
+             "rois_per_image": rois,
              "mask_rows_per_image": mask_rows}
     flops["forward_per_image"] = (flops["backbone_fpn_rpn"] + rois * flops["box_head_per_roi"]
                                   + mask_rows * flops["mask_head_per_roi"])

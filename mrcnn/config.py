@@ -110,8 +110,11 @@ class Config:
     ROI_ALIGN_SAMPLING_RATIO = 2  # bilinear samples per bin side (aligned RoIAlign)
     POOL_SIZE = 7
     MASK_POOL_SIZE = 14
-    # MASK_SHAPE, the mask targets' [height, width], is derived from the mask head:
-    # upsampling x MASK_POOL_SIZE ([28, 28] for the built-in heads). Set it only to check.
+    # The predicted masks' side over MASK_POOL_SIZE: 2 gives the paper's 28x28, 4 gives
+    # 56x56 (every built-in head takes both); None: the head's default (2 for the built-in
+    # heads). MASK_SHAPE, the mask targets' [height, width], is derived from it: upsampling
+    # x MASK_POOL_SIZE. Set MASK_SHAPE only to check.
+    MASK_UPSAMPLING = None
     FPN_CLASSIF_FC_LAYERS_SIZE = 1024
     BBOX_STD_DEV = np.array([0.1, 0.1, 0.2, 0.2])
 
@@ -202,8 +205,10 @@ class Config:
         head = MASK_HEADS.get(self.MASK_HEAD) if isinstance(self.MASK_HEAD, str) else None
         if (not hasattr(self, "MASK_SHAPE") and head is not None
                 and isinstance(pool, (int, np.integer)) and not isinstance(pool, bool)):
-            side = head.output_size(pool)
-            self.MASK_SHAPE = [side, side]
+            upsampling = self.MASK_UPSAMPLING
+            if upsampling is None or upsampling in head.upsampling:
+                side = head.output_size(pool, upsampling)
+                self.MASK_SHAPE = [side, side]
 
     # ------------------------------------------------------------------
     def validate(self) -> None:
@@ -308,13 +313,16 @@ class Config:
         if missing:  # a head registered after this config was built
             fail("MASK_HEAD", f"the head was registered after this config was built; "
                  f"build the config again to get its settings {missing}")
+        if self.MASK_UPSAMPLING is not None and self.MASK_UPSAMPLING not in head.upsampling:
+            fail("MASK_UPSAMPLING", f"the {self.MASK_HEAD!r} head predicts at upsampling "
+                 f"{' or '.join(map(str, head.upsampling))} (or None: its default)")
         if len(self.MASK_SHAPE) != 2:
             fail("MASK_SHAPE", "must be [height, width]")
-        expected = head.output_size(self.MASK_POOL_SIZE)
+        expected = head.output_size(self.MASK_POOL_SIZE, self.MASK_UPSAMPLING)
         if list(self.MASK_SHAPE) != [expected, expected]:
             fail("MASK_SHAPE", f"the {self.MASK_HEAD!r} head turns MASK_POOL_SIZE "
                  f"{self.MASK_POOL_SIZE} into {expected}x{expected} masks; "
-                 f"set [{expected}, {expected}]")
+                 f"set [{expected}, {expected}] (or MASK_UPSAMPLING for another size)")
         if head.validate is not None:
             head.validate(self, fail)  # the head checks its own settings
 

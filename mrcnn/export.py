@@ -13,7 +13,7 @@ the TensorFlow path of :mod:`mrcnn.preprocessing`: resize (bilinear, bit-exactly
 ``cv2.INTER_LINEAR``: :func:`~mrcnn.preprocessing.resize_like_cv2`) and pad to the
 network's input as ``IMAGE_RESIZE_MODE`` says ("square", "pad64" or "none"; "crop" serves
 as "square"), subtract ``MEAN_PIXEL``, run the graph, map boxes back to the original
-pixels and paste the 28x28 masks into full-size masks.
+pixels and paste the predicted (28x28 or 56x56) masks into full-size masks.
 
 It returns, with ``D`` = the largest detection count in the batch (rows past
 ``num_detections[b]`` are zero):

@@ -13,7 +13,7 @@ import math
 
 import keras
 
-from mrcnn.heads.mask import build_mask_head
+from mrcnn.heads.mask import build_mask_head, takes_fine_features
 from mrcnn.layers.roi_align import PyramidROIAlign
 
 COUNTED = (keras.layers.Conv2D, keras.layers.Conv2DTranspose, keras.layers.Dense)
@@ -78,8 +78,12 @@ def model_flops(model: keras.Model) -> int:
 
 
 def mask_head_profile(config) -> dict[str, int]:
-    """Parameters and FLOPs per RoI of ``config.MASK_HEAD`` on its RoIAlign features."""
-    size = config.MASK_POOL_SIZE
-    features = keras.Input((size, size, config.TOP_DOWN_PYRAMID_SIZE))
-    head = keras.Model(features, build_mask_head(features, config))
+    """Parameters and FLOPs per RoI of ``config.MASK_HEAD`` on its RoIAlign features
+    (and the fine features of P2, for a head that takes them)."""
+    size, depth = config.MASK_POOL_SIZE, config.TOP_DOWN_PYRAMID_SIZE
+    features = keras.Input((size, size, depth))
+    fine = (keras.Input((2 * size, 2 * size, depth)) if takes_fine_features(config)
+            else None)
+    inputs = features if fine is None else [features, fine]
+    head = keras.Model(inputs, build_mask_head(features, config, fine))
     return {"parameters": head.count_params(), "flops_per_roi": model_flops(head)}

@@ -3,6 +3,7 @@
     image -> backbone (C2..C5) -> FPN (P2..P6) -> RPN -> proposals
           -> PyramidROIAlign 7x7  -> box head  -> class, box deltas
           -> PyramidROIAlign 14x14 -> mask head (registry: fcn | unet) -> 28x28 mask logits
+             (56x56 at MASK_UPSAMPLING 4; the U-Net then also pools 28x28 from P2)
 
 Training adds the target layers and the five losses, and runs the mask head on the rows
 that can be positive (``Config.MASK_HEAD_POSITIVES_ONLY``); inference adds the detection
@@ -16,7 +17,7 @@ import keras
 from mrcnn.backbones import build_backbone, build_fpn
 from mrcnn.config import LOSS_NAMES
 from mrcnn.heads.box import build_box_head
-from mrcnn.heads.mask import build_mask_head
+from mrcnn.heads.mask import build_mask_head, takes_fine_features
 from mrcnn.heads.rpn import build_rpn
 from mrcnn.layers import (
     AnchorsLayer,
@@ -46,6 +47,8 @@ def _image_input(config):
 # The RoIAlign layers' names: each starts a per-RoI region of :func:`mrcnn.flops.flops_by_region`.
 BOX_ROI_ALIGN = "roi_align_classifier"
 MASK_ROI_ALIGN = "roi_align_mask"
+MASK_FINE_ROI_ALIGN = "roi_align_mask_fine"  # P2 features of a head that takes them
+MASK_HEAD_REGIONS = (MASK_ROI_ALIGN, MASK_FINE_ROI_ALIGN)
 
 
 def _roi_heads(rois, image, mrcnn_maps, config):
@@ -61,15 +64,23 @@ def _roi_heads(rois, image, mrcnn_maps, config):
 
 
 def _mask_features(rois, image, mrcnn_maps, config):
-    """RoIAlign ``[B * R, 14, 14, D]`` of ``rois`` ``[B, R, 4]`` for the mask head."""
-    return _roi_align(config.MASK_POOL_SIZE, config, MASK_ROI_ALIGN)(rois, image, *mrcnn_maps)
+    """RoIAlign ``[B * R, 14, 14, D]`` of ``rois`` ``[B, R, 4]`` for the mask head, and
+    for a head that takes fine features ``[B * R, 28, 28, D]`` pooled from P2 (else None)."""
+    features = _roi_align(config.MASK_POOL_SIZE, config, MASK_ROI_ALIGN)(
+        rois, image, *mrcnn_maps)
+    if not takes_fine_features(config):
+        return features, None
+    fine = _roi_align(2 * config.MASK_POOL_SIZE, config, MASK_FINE_ROI_ALIGN, levels=1)(
+        rois, image, mrcnn_maps[0])
+    return features, fine
 
 
-def _roi_align(pool_size: int, config, name: str) -> PyramidROIAlign:
+def _roi_align(pool_size: int, config, name: str, levels: int = 4) -> PyramidROIAlign:
+    """RoIAlign over the first ``levels`` pyramid maps (P2..P5; 1: P2 alone)."""
     return PyramidROIAlign(pool_size, config.ROI_CANONICAL_SIZE, config.ROI_CANONICAL_LEVEL,
                            aligned=config.ROI_ALIGN_ALIGNED,
                            sampling_ratio=config.ROI_ALIGN_SAMPLING_RATIO,
-                           strides=config.BACKBONE_STRIDES[:4], impl=_ops(config)[0],
+                           strides=config.BACKBONE_STRIDES[:levels], impl=_ops(config)[0],
                            name=name)
 
 
@@ -94,7 +105,7 @@ def build_graph(mode: str, config) -> keras.Model:
     ``input_gt_masks`` ``[B, h, w, G]``; outputs the five scalar losses (``LOSS_NAMES``).
 
     Inference inputs: ``input_image``, ``input_image_meta``; outputs ``detections``
-    ``[B, D, 6]`` (normalized box, class id, score), ``mrcnn_mask`` ``[B, D, 28, 28]``
+    ``[B, D, 6]`` (normalized box, class id, score), ``mrcnn_mask`` ``[B, D, *MASK_SHAPE]``
     (the detected class's channel), and for inspection ``rpn_rois``, ``rpn_class``,
     ``rpn_bbox``, ``mrcnn_class``, ``mrcnn_bbox``.
 
@@ -154,7 +165,8 @@ def _build_graph(mode: str, config) -> keras.Model:
         if mask_rows < config.TRAIN_ROIS_PER_IMAGE:
             mask_rois, mask_class_ids = LeadingRows(mask_rows, name="mask_rois")(
                 rois, target_class_ids)
-        masks = build_mask_head(_mask_features(mask_rois, image, mrcnn_maps, config), config)
+        features, fine = _mask_features(mask_rois, image, mrcnn_maps, config)
+        masks = build_mask_head(features, config, fine)
         masks = RoiBatchReshape(name="mrcnn_mask_rois")(masks, mask_rois)
 
         arguments = {
@@ -173,12 +185,14 @@ def _build_graph(mode: str, config) -> keras.Model:
                                 config.DETECTION_NMS_THRESHOLD, config.BBOX_STD_DEV,
                                 nms_impl=_ops(config)[1], name="mrcnn_detection")(
         rpn_rois, class_probs, bbox, image_meta)
-    features = _mask_features(DetectionBoxes(name="detection_boxes")(detections), image,
-                              mrcnn_maps, config)
+    features, fine = _mask_features(DetectionBoxes(name="detection_boxes")(detections), image,
+                                    mrcnn_maps, config)
     compact = config.GRAPH_OPS == "native"  # XLA needs static shapes: every row
     if compact:
         features = ValidDetectionRows(name="valid_detections")(features, detections)
-    masks = build_mask_head(features, config)  # native: real detections only; xla: every row
+        if fine is not None:
+            fine = ValidDetectionRows(name="valid_detections_fine")(fine, detections)
+    masks = build_mask_head(features, config, fine)  # native: real detections; xla: every row
     masks = keras.layers.Activation("sigmoid", dtype=OUTPUT_DTYPE, name="mrcnn_mask_probs")(masks)
     masks = SelectClassMasks(compact, name="mrcnn_mask_detections")(masks, detections)
     outputs = {"detections": detections, "mrcnn_mask": masks, "rpn_rois": rpn_rois,

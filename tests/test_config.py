@@ -92,8 +92,11 @@ def test_every_head_gets_its_defaults_and_mask_shape(head):
     config = type("Head", (Classic,), {"MASK_HEAD": head})()
     for name, default in spec.settings.items():
         assert getattr(config, name) == default
-    side = spec.upsampling * config.MASK_POOL_SIZE
+    side = spec.upsampling[0] * config.MASK_POOL_SIZE  # the head's default
     assert config.MASK_SHAPE == [side, side]
+    for upsampling in spec.upsampling:
+        chosen = type("Head", (Classic,), {"MASK_HEAD": head, "MASK_UPSAMPLING": upsampling})()
+        assert chosen.MASK_SHAPE == [upsampling * config.MASK_POOL_SIZE] * 2
     assert set(spec.class_specific_layers) <= set(class_specific_layers())
 
 
@@ -102,13 +105,16 @@ def test_every_head_gets_its_defaults_and_mask_shape(head):
     ("unet", "UNET_BOTTLENECK_FILTERS", (), "non-empty"),
     ("unet", "MASK_POOL_SIZE", 7, "must be even"),
     ("fcn_deep", "FCN_DEEP_NUM_CONVS", 0, "positive integer"),
+    ("fcn_deep", "FCN_DEEP_UP56_DIM", 0, "positive integer"),
+    ("unet", "UNET_UP56_FILTERS", (), "non-empty"),
+    ("fcn", "MASK_UPSAMPLING", 3, "predicts at upsampling 2 or 4"),
 ])
 def test_the_selected_head_validates_its_settings(head, field, value, message):
     with pytest.raises(ConfigError) as err:
         tiny_config(MASK_HEAD=head, **{field: value})
     assert f".{field} = " in str(err.value) and message in str(err.value)
     other = next(h for h in sorted(MASK_HEADS) if h != head)
-    if field != "MASK_POOL_SIZE":  # another head does not check this head's settings
+    if field not in ("MASK_POOL_SIZE", "MASK_UPSAMPLING"):  # not another head's settings
         assert getattr(tiny_config(MASK_HEAD=other, **{field: value}), field) == value
 
 

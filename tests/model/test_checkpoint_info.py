@@ -89,12 +89,15 @@ def test_save_then_from_checkpoint_restores_config_names_and_weights(saved):
 
 @pytest.mark.parametrize("head", sorted(MASK_HEADS))
 def test_every_head_saves_and_restores_from_its_checkpoint(head, tmp_path):
-    """The head and its settings travel with the weights; the rebuilt model is the same."""
-    model = MaskRCNN("inference", tiny_config(MASK_HEAD=head), str(tmp_path), class_names=NAMES)
+    """The head, its mask size (its largest, 56x56 for the built-in heads) and its settings
+    travel with the weights; the rebuilt model is the same."""
+    config = tiny_config(MASK_HEAD=head, MASK_UPSAMPLING=MASK_HEADS[head].upsampling[-1])
+    model = MaskRCNN("inference", config, str(tmp_path), class_names=NAMES)
     path = str(tmp_path / f"{head}.weights.h5")
     model.save_weights(path)
     loaded = MaskRCNN.from_checkpoint(path)
     assert loaded.config.MASK_HEAD == head and loaded.class_names == NAMES
+    assert loaded.config.MASK_SHAPE == config.MASK_SHAPE
     for name in MASK_HEADS[head].settings:
         np.testing.assert_equal(getattr(loaded.config, name), getattr(model.config, name), name)
     assert [w.shape for w in loaded.keras_model.weights] == [

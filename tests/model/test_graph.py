@@ -12,10 +12,14 @@ from mrcnn.heads.mask import MASK_HEADS
 from mrcnn.ops.image_meta import compose_image_meta
 from tests.helpers import tiny_config
 
+# Every registered head at every mask size it predicts (built-in: 28x28 and 56x56).
+HEADS_AND_SIZES = [(head, up) for head in sorted(MASK_HEADS) for up in MASK_HEADS[head].upsampling]
 
-@pytest.mark.parametrize("head", sorted(MASK_HEADS))
-def test_training_graph_outputs_five_finite_scalar_losses(head, shapes64):
-    config = tiny_config(MASK_HEAD=head)
+
+@pytest.mark.parametrize("head,upsampling", HEADS_AND_SIZES)
+def test_training_graph_outputs_five_finite_scalar_losses(head, upsampling, shapes64):
+    config = tiny_config(MASK_HEAD=head, MASK_UPSAMPLING=upsampling)
+    assert config.MASK_SHAPE == [14 * upsampling] * 2
     model = build_graph("training", config)
     assert [i.name for i in model.inputs] == [
         "input_image", "input_image_meta", "input_gt_class_ids", "input_gt_boxes",
@@ -33,9 +37,10 @@ def test_training_graph_outputs_five_finite_scalar_losses(head, shapes64):
     assert float(losses[2]) > 0.1 and float(losses[4]) > 0.1
 
 
-@pytest.mark.parametrize("head", sorted(MASK_HEADS))
-def test_inference_graph_output_shapes(head):
-    config = tiny_config(MASK_HEAD=head, DETECTION_MIN_CONFIDENCE=0.0)
+@pytest.mark.parametrize("head,upsampling", HEADS_AND_SIZES)
+def test_inference_graph_output_shapes(head, upsampling):
+    config = tiny_config(MASK_HEAD=head, MASK_UPSAMPLING=upsampling,
+                         DETECTION_MIN_CONFIDENCE=0.0)
     model = build_graph("inference", config)
     images = np.random.default_rng(0).normal(size=(3, 64, 64, 3)).astype("float32")
     meta = np.stack([compose_image_meta(0, (64, 64, 3), (64, 64, 3), (0, 0, 64, 64), 1.0,

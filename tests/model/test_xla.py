@@ -13,12 +13,14 @@ from tests.helpers import step_losses, tiny_config
 
 
 def test_xla_detect_equals_native(shapes64, tmp_path):
+    """With the U-Net at 56x56, so the P2 RoIAlign of its fine skip is compared too."""
     images = [shapes64.load_image(i) for i in range(2)]
-    native = MaskRCNN("inference", tiny_config(DETECTION_MIN_CONFIDENCE=0.0), str(tmp_path))
+    fields = dict(DETECTION_MIN_CONFIDENCE=0.0, MASK_HEAD="unet", MASK_UPSAMPLING=4)
+    native = MaskRCNN("inference", tiny_config(**fields), str(tmp_path))
     path = str(tmp_path / "w.weights.h5")
     native.keras_model.save_weights(path)
-    xla = MaskRCNN("inference", tiny_config(DETECTION_MIN_CONFIDENCE=0.0, GRAPH_OPS="xla",
-                                            JIT_COMPILE=True), str(tmp_path))
+    xla = MaskRCNN("inference", tiny_config(**fields, GRAPH_OPS="xla", JIT_COMPILE=True),
+                   str(tmp_path))
     xla.keras_model.load_weights(path)
     assert xla._predict_fn().function_spec.jit_compile
     want, got = native.detect(images), xla.detect(images)

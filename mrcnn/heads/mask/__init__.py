@@ -33,8 +33,13 @@ gives the head:
   head's settings with other defaults.
 - ``validate(config, fail)``: called by ``Config.validate`` when the head is selected;
   ``fail(field, why)`` raises the ConfigError naming the field.
-- ``upsampling``: ``MASK_SHAPE`` is derived as ``upsampling * MASK_POOL_SIZE`` (a config
-  that sets it by hand is checked against it).
+- ``upsampling``: the factor, or a tuple of factors, the head can predict at (the first
+  is its default); the config picks one with ``MASK_UPSAMPLING`` (None: the default), and
+  ``MASK_SHAPE`` is derived as ``upsampling * MASK_POOL_SIZE`` (a config that sets it by
+  hand is checked against it). The builder reads the factor with :func:`mask_upsampling`.
+- ``fine_features``: the factors at which the head also takes a ``2 * MASK_POOL_SIZE``
+  RoIAlign of P2, the finest pyramid level, as the keyword ``fine_features`` (the U-Net's
+  skip at 28x28 when it predicts 56x56).
 - ``class_specific_layers``: the head's layers whose shapes depend on NUM_CLASSES, left
   out when weights are loaded for other classes
   (:func:`mrcnn.weights.migration.class_specific_layers`).
@@ -58,7 +63,9 @@ from mrcnn.heads.mask.registry import (
     check_widths,
     mask_head_class_specific_layers,
     mask_head_settings,
+    mask_upsampling,
     register_mask_head,
+    takes_fine_features,
 )
 
 # The built-in heads register themselves on import.
@@ -66,4 +73,4 @@ from mrcnn.heads.mask import fcn, fcn_deep, unet  # noqa: E402,F401  isort: skip
 
 __all__ = ["MASK_HEADS", "MaskHeadSpec", "build_mask_head", "check_heads", "check_positive_int",
            "check_widths", "mask_head_class_specific_layers", "mask_head_settings",
-           "register_mask_head"]
+           "mask_upsampling", "register_mask_head", "takes_fine_features"]

@@ -15,32 +15,43 @@ import numpy as np
 
 @dataclass(frozen=True)
 class MaskHeadSpec:
-    """What a registered head brings: builder, upsampling, settings with their defaults,
-    validation and the names of its class-specific (NUM_CLASSES-shaped) layers."""
+    """What a registered head brings: builder, the upsampling factors it can predict at
+    (the first is its default), settings with their defaults, validation, the names of its
+    class-specific (NUM_CLASSES-shaped) layers, and the factors at which it also takes
+    fine features (a ``2 * MASK_POOL_SIZE`` RoIAlign of P2)."""
 
     build: Callable
-    upsampling: int = 2
+    upsampling: tuple[int, ...] = (2,)
     settings: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     validate: Callable | None = None
     class_specific_layers: tuple[str, ...] = ()
     presets: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
+    fine_features: tuple[int, ...] = ()
 
-    def output_size(self, pool_size: int) -> int:
-        """Side of the masks predicted from ``pool_size`` x ``pool_size`` features."""
-        return self.upsampling * int(pool_size)
+    def output_size(self, pool_size: int, upsampling: int | None = None) -> int:
+        """Side of the masks predicted from ``pool_size`` x ``pool_size`` features at
+        ``upsampling`` (None: the head's default)."""
+        return int(upsampling or self.upsampling[0]) * int(pool_size)
 
 
 MASK_HEADS: dict[str, MaskHeadSpec] = {}
 
 
-def register_mask_head(name: str, upsampling: int = 2,
+def register_mask_head(name: str, upsampling: int | tuple[int, ...] = 2,
                        settings: Mapping[str, Any] | None = None,
                        validate: Callable | None = None,
                        class_specific_layers: tuple[str, ...] | list[str] = (),
-                       presets: Mapping[str, Mapping[str, Any]] | None = None) -> Callable:
+                       presets: Mapping[str, Mapping[str, Any]] | None = None,
+                       fine_features: tuple[int, ...] = ()) -> Callable:
     """Decorator registering a mask-head builder under ``name`` (see the module docstring)."""
-    if not isinstance(upsampling, int) or isinstance(upsampling, bool) or upsampling < 1:
-        raise ValueError(f"mask head {name!r}: upsampling must be a positive integer")
+    factors = (upsampling,) if isinstance(upsampling, int) else tuple(upsampling)
+    if not factors or not all(isinstance(f, int) and not isinstance(f, bool) and f >= 1
+                              for f in factors):
+        raise ValueError(f"mask head {name!r}: upsampling must be a positive integer or a "
+                         "tuple of them")
+    if not set(fine_features) <= set(factors):
+        raise ValueError(f"mask head {name!r}: fine_features {tuple(fine_features)} must be "
+                         f"among its upsampling factors {factors}")
     settings = dict(settings or {})
     for key, default in settings.items():
         if not (isinstance(key, str) and key.isidentifier() and key.isupper()):
@@ -64,8 +75,9 @@ def register_mask_head(name: str, upsampling: int = 2,
     def register(build: Callable) -> Callable:
         if name in MASK_HEADS and MASK_HEADS[name].build is not build:
             raise ValueError(f"a mask head named {name!r} is already registered")
-        MASK_HEADS[name] = MaskHeadSpec(build, upsampling, MappingProxyType(settings),
-                                        validate, layers, MappingProxyType(presets))
+        MASK_HEADS[name] = MaskHeadSpec(build, factors, MappingProxyType(settings),
+                                        validate, layers, MappingProxyType(presets),
+                                        tuple(fine_features))
         return build
 
     return register
@@ -104,9 +116,29 @@ def check_heads(heads) -> None:
         raise ValueError(f"a head is listed twice in {list(heads)}")
 
 
-def build_mask_head(roi_features, config):
-    """Build the head ``config.MASK_HEAD`` on ``roi_features``."""
-    return MASK_HEADS[config.MASK_HEAD].build(roi_features, config)
+def takes_fine_features(config) -> bool:
+    """Whether ``config.MASK_HEAD`` at ``config.MASK_UPSAMPLING`` takes fine features."""
+    spec = MASK_HEADS[config.MASK_HEAD]
+    return mask_upsampling(config) in spec.fine_features
+
+
+def mask_upsampling(config) -> int:
+    """The upsampling ``config``'s mask head predicts at: ``MASK_UPSAMPLING`` or the
+    head's default."""
+    return int(config.MASK_UPSAMPLING or MASK_HEADS[config.MASK_HEAD].upsampling[0])
+
+
+def build_mask_head(roi_features, config, fine_features=None):
+    """Build the head ``config.MASK_HEAD`` on ``roi_features``; ``fine_features``
+    ``[N, 2 * MASK_POOL_SIZE, 2 * MASK_POOL_SIZE, D]`` goes to a head that takes them
+    (:func:`takes_fine_features`) and must be given to it."""
+    spec = MASK_HEADS[config.MASK_HEAD]
+    if not takes_fine_features(config):
+        return spec.build(roi_features, config)
+    if fine_features is None:
+        raise ValueError(f"the {config.MASK_HEAD!r} head at upsampling "
+                         f"{mask_upsampling(config)} takes fine features (a RoIAlign of P2)")
+    return spec.build(roi_features, config, fine_features=fine_features)
 
 
 # Checks for heads' validate functions; ``fail(field, why)`` comes from Config.validate.

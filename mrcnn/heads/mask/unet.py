@@ -5,13 +5,19 @@
 Widths come from the head's settings (defaults: the proposal's), so a small variant
 exists: ``UNET_SKIP_FILTERS`` (skip convs), ``UNET_BOTTLENECK_FILTERS``,
 ``UNET_UP14_FILTERS`` and ``UNET_UP28_FILTERS`` (convs after each upsampling).
+
+At ``MASK_UPSAMPLING = 4`` (56x56 masks) the decoder has one more stage, and the 28x28
+stage gets a skip of its own: a 28x28 RoIAlign of P2 (stride 4, the finest pyramid level)
+through ``UNET_FINE_SKIP_FILTERS`` convs, concatenated before the 28x28 convs; then
+upsample to 56 -> ``UNET_UP56_FILTERS`` convs -> logits. The fine skip carries detail the
+14x14 pooling never saw, not an upsampled copy of it.
 """
 
 from __future__ import annotations
 
 import keras
 
-from mrcnn.heads.mask.registry import check_widths, register_mask_head
+from mrcnn.heads.mask.registry import check_widths, mask_upsampling, register_mask_head
 from mrcnn.layers.normalization import Norm
 from mrcnn.precision import OUTPUT_DTYPE
 
@@ -32,6 +38,9 @@ UNET_SETTINGS = {
     "UNET_BOTTLENECK_FILTERS": (256, 512, 256),
     "UNET_UP14_FILTERS": (256, 128),
     "UNET_UP28_FILTERS": (256, 256),
+    # At 56x56 only: the P2 skip's convs and the convs after upsampling to 56.
+    "UNET_FINE_SKIP_FILTERS": (32, 32),
+    "UNET_UP56_FILTERS": (32, 32),
 }
 
 
@@ -45,14 +54,16 @@ def validate_unet(config, fail) -> None:
 
 # LightConfig's "light" preset: a quarter of the proposal's widths.
 UNET_LIGHT = {"UNET_SKIP_FILTERS": (64, 64), "UNET_BOTTLENECK_FILTERS": (64, 128, 64),
-              "UNET_UP14_FILTERS": (64, 32), "UNET_UP28_FILTERS": (64, 64)}
+              "UNET_UP14_FILTERS": (64, 32), "UNET_UP28_FILTERS": (64, 64),
+              "UNET_FINE_SKIP_FILTERS": (8, 8), "UNET_UP56_FILTERS": (8, 8)}
 
 
-@register_mask_head("unet", upsampling=2, settings=UNET_SETTINGS, validate=validate_unet,
-                    presets={"light": UNET_LIGHT},
+@register_mask_head("unet", upsampling=(2, 4), settings=UNET_SETTINGS, validate=validate_unet,
+                    presets={"light": UNET_LIGHT}, fine_features=(4,),
                     class_specific_layers=("mrcnn_mask_unet_out",))
-def build_unet_mask_head(roi_features, config):
-    """``[N, 14, 14, D]`` -> ``[N, 28, 28, NUM_CLASSES]`` mask logits."""
+def build_unet_mask_head(roi_features, config, fine_features=None):
+    """``[N, 14, 14, D]`` -> ``[N, 28, 28, NUM_CLASSES]`` mask logits; at upsampling 4,
+    with ``fine_features`` ``[N, 28, 28, D]``, ``[N, 56, 56, NUM_CLASSES]``."""
     norm = Norm.of(config)
     skip = _conv_stack(roi_features, config.UNET_SKIP_FILTERS, "skip", norm)
     x = keras.layers.MaxPooling2D(2, name="mrcnn_mask_unet_pool")(skip)
@@ -61,6 +72,13 @@ def build_unet_mask_head(roi_features, config):
     x = keras.layers.Concatenate(name="mrcnn_mask_unet_concat")([x, skip])
     x = _conv_stack(x, config.UNET_UP14_FILTERS, "up14", norm)
     x = keras.layers.UpSampling2D(2, interpolation="bilinear", name="mrcnn_mask_unet_up28")(x)
+    if mask_upsampling(config) == 4:
+        fine_skip = _conv_stack(fine_features, config.UNET_FINE_SKIP_FILTERS, "fine_skip", norm)
+        x = keras.layers.Concatenate(name="mrcnn_mask_unet_concat28")([x, fine_skip])
     x = _conv_stack(x, config.UNET_UP28_FILTERS, "up28", norm)
+    if mask_upsampling(config) == 4:
+        x = keras.layers.UpSampling2D(2, interpolation="bilinear",
+                                      name="mrcnn_mask_unet_up56")(x)
+        x = _conv_stack(x, config.UNET_UP56_FILTERS, "up56", norm)
     return keras.layers.Conv2D(config.NUM_CLASSES, 1, name="mrcnn_mask_unet_out",
                                dtype=OUTPUT_DTYPE)(x)
