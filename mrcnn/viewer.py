@@ -702,6 +702,18 @@ def read_report_runs(path: str | os.PathLike, heads: Sequence[str] | None = None
     return ReportRuns(str(path), report, int(seed), checkpoints, chosen)
 
 
+def _ran_in(report_path: Path, out: str) -> Path | None:
+    """The folder the comparison ran in: ``<out>/<dataset>/compare.json`` climbed back
+    (None where ``out`` is absolute or climbs itself)."""
+    out_parts = Path(out).parts
+    if Path(out).is_absolute() or ".." in out_parts:
+        return None
+    ran_in = report_path.resolve().parent.parent  # <out>/<dataset>/ -> <out>/
+    for _ in out_parts:
+        ran_in = ran_in.parent
+    return ran_in
+
+
 def _find_checkpoint(report_path: Path, out: str, checkpoint: str | None, head: str) -> str:
     """The existing file a run's ``checkpoint`` names (see :func:`read_report_runs`)."""
     if not checkpoint:
@@ -712,11 +724,8 @@ def _find_checkpoint(report_path: Path, out: str, checkpoint: str | None, head: 
     else:
         report_dir = report_path.resolve().parent
         candidates = []
-        out_parts = Path(out).parts
-        if not Path(out).is_absolute() and ".." not in out_parts:
-            ran_in = report_dir.parent  # <out>/<dataset>/ -> <out>/
-            for _ in out_parts:
-                ran_in = ran_in.parent
+        ran_in = _ran_in(report_path, out)
+        if ran_in is not None:
             candidates.append(ran_in / given)
         candidates.append(Path.cwd() / given)
         candidates += [folder / given for folder in (report_dir, *report_dir.parents)]
@@ -746,20 +755,35 @@ def scoring_model(checkpoint: str, score_floor: float = COCO_SCORE_FLOOR,
                                     int(stored.get("DETECTION_MAX_INSTANCES", 0))))
 
 
-def held_out_set(report: dict, seed: int, path: str = "the report"):
-    """The held-out set the report's runs were scored on, from its data set's experiment
-    in :data:`mrcnn.experiments.compare.EXPERIMENTS` (``shapes``, or one a sample registered)."""
-    from mrcnn.experiments import compare
+def held_out_set(report: dict, seed: int, path: str | os.PathLike | None = None):
+    """The held-out set the report's runs were scored on: rebuilt from the data record
+    the report keeps (:func:`mrcnn.data.catalog.from_record`; relative paths from where
+    the comparison ran), else from the data set registered under the report's name in
+    :mod:`mrcnn.data.catalog` (``shapes``, or one this process registered). ``path``: the
+    report's file (where relative paths start; errors name it)."""
+    from mrcnn.data.catalog import from_record, get_dataset, registered_datasets
+    from mrcnn.experiments.compare import settings_from_report
 
+    record = report.get("data")
     name = report["settings"]["dataset"]
-    if name not in compare.EXPERIMENTS:
+    if record is not None:
+        out = report["settings"].get("out") or "results"
+        try:
+            experiment = from_record(record, _ran_in(Path(path), out) if path else None)
+            return experiment(settings_from_report(report), seed)[2]
+        except (FileNotFoundError, ValueError) as error:
+            kind = FileNotFoundError if isinstance(error, FileNotFoundError) else ValueError
+            raise kind(f"{path or 'the report'}: its held-out set cannot be rebuilt from its "
+                       f"data record {record}: {error}; pass dataset= (the held-out set the "
+                       "runs were scored on)") from error
+    if name not in registered_datasets():
         raise LookupError(
-            f"{path}: its data set {name!r} is not registered in "
-            f"mrcnn.experiments.compare.EXPERIMENTS (known: {sorted(compare.EXPERIMENTS)}); "
-            "pass dataset= (the held-out set the runs were scored on), or register the "
-            "experiment first, e.g. for Penn-Fudan compare.EXPERIMENTS['pennfudan'] = "
-            "pennfudan_experiment from samples/pennfudan/pennfudan.py")
-    return compare.EXPERIMENTS[name](compare.settings_from_report(report), seed)[2]
+            f"{path or 'the report'}: it records no data spec (written before reports kept "
+            f"one) and its data set {name!r} is not registered in mrcnn.data.catalog "
+            f"(registered: {registered_datasets()}); pass dataset= (the held-out set the runs "
+            "were scored on), or register the data set first with "
+            "mrcnn.data.catalog.register_dataset(name, fn)")
+    return get_dataset(name)(settings_from_report(report), seed)[2]
 
 
 def _report_notes(runs: Mapping[str, dict], seed: int) -> dict[str, str]:
@@ -813,7 +837,7 @@ class Viewer:
         """The viewer of a ``mrcnn compare`` report's held-out set, no retraining: each
         head's checkpoint of ``seed`` (:func:`read_report_runs`) as an inference model
         keeping detections down to ``score_floor`` (:func:`scoring_model`), on ``dataset``
-        or the held-out set the report's experiment gives (:func:`held_out_set`)."""
+        or else the held-out set the report records (:func:`held_out_set`)."""
         runs = read_report_runs(path, heads, seed)
         if dataset is None:
             dataset = held_out_set(runs.report, runs.seed, str(path))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import keras
 import pytest
 
-import mrcnn.weights.download
+import mrcnn.download
 from mrcnn.data import ShapesDataset
 from tests.helpers import SHARED_DATA, TEST_SEED, NetworkUsed
 
@@ -37,8 +37,8 @@ def no_network(monkeypatch):
     def refuse(*args, **kwargs):
         raise NetworkUsed(f"network used: {args}")
 
-    monkeypatch.setattr(mrcnn.weights.download, "check_reachable", refuse)
-    monkeypatch.setattr(mrcnn.weights.download, "_get_file", refuse)
+    monkeypatch.setattr(mrcnn.download, "check_reachable", refuse)
+    monkeypatch.setattr(mrcnn.download, "_get_file", refuse)
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,8 @@ from PIL import Image
 from pycocotools.coco import COCO
 
 from mrcnn.cli import main
-from mrcnn.cli.data_specs import DataSpecError, evaluation_set, parse_spec, train_and_held_out
 from mrcnn.data import ShapesDataset
+from mrcnn.data.specs import DataSpecError, evaluation_set, parse_spec, train_and_held_out
 from mrcnn.data.subset import DatasetSubset, holdout_split
 from tests.helpers import SHARED_DATA
 
@@ -30,6 +30,7 @@ needs_balloon = pytest.mark.needs_data("balloon/balloon")
     ("coco:missing.json:images", "file not found: missing.json"),
     ("labels:nowhere:also", "folder not found: nowhere"),
     ("shapes:many", "expected shapes or shapes:N"),
+    ("balloon:train", "expected balloon alone"),
 ])
 def test_bad_specs_are_named(text, message):
     with pytest.raises(DataSpecError, match=message):
@@ -191,6 +192,7 @@ def test_evaluate_writes_every_figure(trained, tmp_path, capsys):
 
 def test_compare_runs_a_spec_and_checks_heads_first(trained, tmp_path, monkeypatch):
     import mrcnn.experiments.compare
+    from mrcnn.data.catalog import SeededShapes, get_dataset, remove_dataset
 
     _, images, labels, _ = trained
     spec = ["--dataset", f"labels:{images}:{labels}", "--holdout", "2"]
@@ -203,15 +205,28 @@ def test_compare_runs_a_spec_and_checks_heads_first(trained, tmp_path, monkeypat
     settings = seen[0]
     assert (settings.dataset, settings.heads, settings.seeds, settings.epochs) == (
         "mine", ("fcn", "unet"), 2, 3)
-    config, train_set, val_set = mrcnn.experiments.compare.EXPERIMENTS.pop("mine")(settings, 0)
+    # The runner finds the data under the name, and the report will record the spec.
+    data = remove_dataset("mine")
+    assert data.record() == {"spec": f"labels:{images}:{labels}", "val": None, "holdout": 2,
+                             "check": "stop"}
+    config, train_set, val_set = data(settings, 0)
     assert (train_set.num_images, val_set.num_images) == (4, 2)
     assert config.NUM_CLASSES == 2
     # Without --epochs and --image-size, real data trains as `mrcnn train` does (not at
     # the runner's shapes setting, 128 px and 15 epochs).
     assert main(["compare", *spec, "--out", str(tmp_path), "--name", "mine"]) == 0
     assert (seen[1].epochs, seen[1].image_size) == (20, 256)
-    config, _, _ = mrcnn.experiments.compare.EXPERIMENTS.pop("mine")(seen[1], 0)
+    config, _, _ = remove_dataset("mine")(seen[1], 0)
     assert config.IMAGE_MAX_DIM == 256
+    # Shapes without a split: the catalog's seeded shapes, at the runner's shapes setting,
+    # and nothing registered; a spec without a held-out split is named before training.
+    assert main(["compare", "--dataset", "shapes", "--out", str(tmp_path)]) == 0
+    assert (seen[2].dataset, seen[2].epochs, seen[2].image_size) == ("shapes", 15, 128)
+    assert get_dataset("shapes").record() == {"spec": "shapes", "seeded": True}
+    assert main(["compare", "--dataset", f"labels:{images}:{labels}", "--name", "nosplit",
+                 "--out", str(tmp_path)]) == 2
+    assert main(["compare", *spec, "--name", "shapes", "--out", str(tmp_path)]) == 2
+    assert len(seen) == 3 and isinstance(get_dataset("shapes"), SeededShapes)
 
 
 def test_errors_are_one_line_without_traceback(tmp_path, capsys, monkeypatch):
@@ -232,13 +247,13 @@ def test_errors_are_one_line_without_traceback(tmp_path, capsys, monkeypatch):
 def test_coco_weights_offline_fail_fast_naming_the_url(tmp_path, monkeypatch, capsys):
     """Nothing is cached in $MRCNN_WEIGHTS and this machine cannot reach github: the error
     names the URL and where to put the file, before any data is read or model built."""
-    import mrcnn.weights.download
+    import mrcnn.download
 
     def offline(*args, **kwargs):
         raise OSError("network is unreachable (test)")
 
     monkeypatch.setenv("MRCNN_WEIGHTS", str(tmp_path / "weights"))
-    monkeypatch.setattr(mrcnn.weights.download, "check_reachable", offline)
+    monkeypatch.setattr(mrcnn.download, "check_reachable", offline)
     images, labels = write_label_folder(tmp_path)
     code = main(["train", "--dataset", f"labels:{images}:{labels}", "--weights", "coco"])
     error = capsys.readouterr().err

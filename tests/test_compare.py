@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from mrcnn.data import ShapesDataset
-from mrcnn.experiments.compare import EXPERIMENTS, CompareSettings, markdown_table, parse_args, run
+from mrcnn.data.catalog import register_dataset, remove_dataset
+from mrcnn.experiments.compare import CompareSettings, markdown_table, parse_args, run
 from mrcnn.experiments.run import train_head
 from mrcnn.heads.mask import MASK_HEADS
 from mrcnn.model import MaskRCNN
@@ -43,9 +44,9 @@ def tiny_experiment(settings, seed):
 
 @pytest.fixture
 def tiny_registered():
-    EXPERIMENTS["tiny"] = tiny_experiment
+    register_dataset("tiny", tiny_experiment)
     yield
-    EXPERIMENTS.pop("tiny")
+    remove_dataset("tiny")
 
 
 def test_smoke_run_writes_a_well_formed_report(tiny_registered, tmp_path, monkeypatch):
@@ -123,8 +124,10 @@ def test_paired_differences_are_per_seed_and_skip_unpaired_seeds():
 
 
 def test_unknown_dataset_is_a_clear_error(tmp_path):
-    with pytest.raises(ValueError, match="unknown dataset 'nope'"):
+    with pytest.raises(ValueError, match=r"data set 'nope' is not registered \(registered: "
+                                         r"\[.*'shapes'.*\]\); register it with "):
         run(CompareSettings(dataset="nope", out=str(tmp_path)))
+    assert not (tmp_path / "nope").exists()
 
 
 def test_unknown_head_fails_before_anything_trains(tmp_path, monkeypatch):
@@ -179,6 +182,39 @@ def test_interrupted_comparison_keeps_its_runs_and_resumes(fake_runs, tmp_path):
         (0, "fcn"), (0, "unet"), (1, "fcn"), (1, "unet")]
     assert report["paired"]["unet"]["mask AP"]["values"] == pytest.approx([0.05, 0.05])
     assert report["summary"]["fcn"]["mask AP"]["values"] == pytest.approx([0.0, 0.1])
+
+
+class RecordedTiny:
+    """``tiny_experiment`` that says how to rebuild its data (as SpecData does)."""
+
+    def __init__(self, record):
+        self.data = record
+
+    def __call__(self, settings, seed):
+        return tiny_experiment(settings, seed)
+
+    def record(self):
+        return self.data
+
+
+def test_the_report_records_the_data_and_resumes_only_on_the_same(fake_runs, tmp_path,
+                                                                monkeypatch):
+    from mrcnn.data import catalog
+
+    record = {"spec": "labels:images:labels", "val": None, "holdout": 2, "check": "stop"}
+    monkeypatch.setitem(catalog._CATALOG, "tiny", RecordedTiny(record))
+    settings = CompareSettings(dataset="tiny", seeds=1, out=str(tmp_path), verbose=0)
+    assert run(settings)["data"] == record
+    assert json.loads((tmp_path / "tiny" / "compare.json").read_text())["data"] == record
+    other = {**record, "holdout": 3}
+    monkeypatch.setitem(catalog._CATALOG, "tiny", RecordedTiny(other))
+    again = CompareSettings(**{**settings.__dict__, "seeds": 2, "resume": True})
+    with pytest.raises(ValueError, match=r"cannot resume .*: it was run on other data "
+                                         r"\(.*'holdout': 2.* -> .*'holdout': 3"):
+        run(again)
+    # A function that cannot say how to rebuild its data records nothing.
+    monkeypatch.setitem(catalog._CATALOG, "tiny", tiny_experiment)
+    assert "data" not in run(again)
 
 
 def test_resume_refuses_a_report_made_with_other_settings(fake_runs, tmp_path):

@@ -2,8 +2,9 @@
 
 The layers, lowest first (a module may import its own layer and those below):
 
-    ops, precision  <  layers  <  backbones, heads  <  config  <  data, preprocessing, flops,
-    presets  <  graph  <  weights  <  engine  <  model  <  evaluation, export  <  visualize
+    ops, precision, download (one file, checksummed: weights and data sets use it)  <  layers
+    <  backbones, heads  <  config  <  data, preprocessing, flops, presets  <  graph
+    <  weights  <  engine  <  model  <  evaluation, export  <  visualize
     <  experiments, viewer (it opens comparison reports), check_dataset  <  cli, __main__
     <  the package's own __init__
 
@@ -22,7 +23,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "mrcnn"
 
 LAYERS = (
-    ("ops", "precision"),
+    ("ops", "precision", "download"),
     ("layers",),
     ("backbones", "heads"),
     ("config",),

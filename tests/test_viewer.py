@@ -17,8 +17,15 @@ import numpy as np
 import pytest
 
 from mrcnn import visualize
-from mrcnn.experiments import compare
-from mrcnn.viewer import GROUND_TRUTH, ImageSet, Viewer, ViewerState, read_report_runs
+from mrcnn.data.catalog import register_dataset, remove_dataset
+from mrcnn.viewer import (
+    GROUND_TRUTH,
+    ImageSet,
+    Viewer,
+    ViewerState,
+    held_out_set,
+    read_report_runs,
+)
 
 SIZE = 64
 GRAY = 100
@@ -228,13 +235,15 @@ def test_the_state_needs_no_ipywidgets(monkeypatch):
         viewer.widget  # noqa: B018
 
 
-def write_report(folder, runs, dataset="toy"):
+def write_report(folder, runs, dataset="toy", data=None, **settings):
     """``folder/results/<dataset>/compare.json`` as mrcnn.experiments.compare writes it (the
-    parts the viewer reads); runs: (head, seed, checkpoint relative to ``folder``)."""
+    parts the viewer reads); runs: (head, seed, checkpoint relative to ``folder``); ``data``:
+    the data record, ``settings``: more settings."""
     path = folder / "results" / dataset / "compare.json"
     path.parent.mkdir(parents=True)
     report = {"settings": {"dataset": dataset, "heads": sorted({h for h, _, _ in runs}),
-                           "out": "results"},
+                           "out": "results", **settings},
+              **({"data": data} if data is not None else {}),
               "runs": [{"head": h, "seed": s, "checkpoint": c, "held_out_images": 2,
                         "segm": {"AP": 0.5}, "mask_quality": {"boundary_iou": 0.25}}
                        for h, s, c in runs]}
@@ -261,24 +270,52 @@ def test_a_report_names_its_checkpoints_relative_to_where_it_ran(tmp_path, monke
     (tmp_path / "logs" / "unet1" / "w.weights.h5").unlink()
     with pytest.raises(FileNotFoundError, match="checkpoint of 'unet', logs/unet1/w.weights.h5"):
         read_report_runs(path)
-    with pytest.raises(LookupError, match="data set 'toy' is not registered"):
+    with pytest.raises(LookupError, match=r"records no data spec .* data set 'toy' is not "
+                                          r"registered .* pass dataset="):
         Viewer.from_report(path, heads=["fcn"])
 
 
-def test_from_report_loads_each_checkpoint_with_a_low_score_floor(tmp_path, monkeypatch):
+def shapes(count, size, seed):
     from mrcnn.data import ShapesDataset
+
+    dataset = ShapesDataset()
+    dataset.load_shapes(count, size, size, seed=seed)
+    dataset.prepare()
+    return dataset
+
+
+def tiny_checkpoint(folder, class_names) -> str:
+    """A TinyConfig inference model's weights under ``folder/logs``; its path from
+    ``folder``."""
     from mrcnn.model import MaskRCNN
     from tests.helpers import TinyConfig
 
-    val_set = ShapesDataset()
-    val_set.load_shapes(2, 64, 64, seed=3)
-    val_set.prepare()
-    checkpoint = tmp_path / "logs" / "tiny" / "mask_rcnn_tiny_0001.weights.h5"
+    checkpoint = folder / "logs" / "tiny" / "mask_rcnn_tiny_0001.weights.h5"
     checkpoint.parent.mkdir(parents=True)
-    MaskRCNN("inference", TinyConfig(), str(tmp_path),
-             class_names=val_set.class_names).save_weights(str(checkpoint))
-    path = write_report(tmp_path, [("fcn", 0, "logs/tiny/mask_rcnn_tiny_0001.weights.h5")])
-    monkeypatch.setitem(compare.EXPERIMENTS, "toy", lambda settings, seed: (None, None, val_set))
+    MaskRCNN("inference", TinyConfig(), str(folder),
+             class_names=class_names).save_weights(str(checkpoint))
+    return str(checkpoint.relative_to(folder))
+
+
+@pytest.fixture
+def registered():
+    """``register(name, fn)``: a data set registered for the test only."""
+    names = []
+
+    def register(name, fn):
+        register_dataset(name, fn)
+        names.append(name)
+
+    yield register
+    for name in names:
+        remove_dataset(name)
+
+
+def test_from_report_loads_each_checkpoint_with_a_low_score_floor(tmp_path, registered):
+    val_set = shapes(2, 64, seed=3)
+    path = write_report(tmp_path, [("fcn", 0, tiny_checkpoint(tmp_path, val_set.class_names))])
+    # A report without a data record: the data set registered under its name.
+    registered("toy", lambda settings, seed: (None, None, val_set))
 
     viewer = Viewer.from_report(path, threshold=0.6)
     assert viewer.report.seed == 0 and viewer.state.heads == ["fcn"]
@@ -287,6 +324,66 @@ def test_from_report_loads_each_checkpoint_with_a_low_score_floor(tmp_path, monk
     assert viewer.state.score_floor == 0.05 and viewer.state.threshold == 0.6
     assert viewer.state.class_names == val_set.class_names
     assert viewer.state.notes["fcn"] == "mask AP 0.500, Boundary IoU 0.250, seed 0"
+
+
+def test_from_report_rebuilds_the_held_out_set_from_the_recorded_data(tmp_path):
+    """A report of the runner's shapes: its data record alone (nothing registered under
+    the report's name, no dataset=) gives the held-out images the runs were scored on."""
+    expected = shapes(2, 64, seed=10_000)  # the runner's held-out shapes
+    path = write_report(tmp_path, [("fcn", 0, tiny_checkpoint(tmp_path, expected.class_names))],
+                        dataset="unregistered", data={"spec": "shapes", "seeded": True},
+                        image_size=64, val_images=2)
+    viewer = Viewer.from_report(path)
+    assert viewer.state.num_images == 2
+    for image_id in range(2):
+        np.testing.assert_array_equal(viewer.state.dataset.load_image(image_id),
+                                      expected.load_image(image_id))
+    # dataset= still overrides, and is checked against the runs' count.
+    with pytest.raises(ValueError, match=r"scored on \[2\] held-out images, the data set "
+                                         "given has 3"):
+        Viewer.from_report(path, dataset=shapes(3, 64, seed=0))
+
+
+def write_labels(folder, count=3, size=32):
+    """``folder/images/img<i>.png`` with one bright square each, ``folder/labels/`` their
+    instance label images."""
+    from PIL import Image
+
+    (folder / "images").mkdir(parents=True)
+    (folder / "labels").mkdir()
+    for i in range(count):
+        image = np.full((size, size, 3), 20, np.uint8)
+        label = np.zeros((size, size), np.uint8)
+        image[4 + i:14 + i, 6:16] = 200
+        label[4 + i:14 + i, 6:16] = 1
+        Image.fromarray(image).save(folder / "images" / f"img{i}.png")
+        Image.fromarray(label).save(folder / "labels" / f"img{i}.png")
+
+
+def test_a_recorded_spec_is_rebuilt_from_where_the_comparison_ran(tmp_path, monkeypatch):
+    """``mrcnn compare --dataset labels:data/images:data/labels --holdout 1`` run in
+    ``tmp_path``, its report opened from another folder: the relative paths are taken
+    from where it ran, the split is the recorded one."""
+    write_labels(tmp_path / "data")
+    record = {"spec": "labels:data/images:data/labels", "val": None, "holdout": 1,
+              "check": "stop"}
+    path = write_report(tmp_path, [("fcn", 0, "logs/x.weights.h5")], dataset="labels_data",
+                        data=record)
+    report = json.loads(path.read_text())
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    held_out = held_out_set(report, 0, path)
+    assert held_out.num_images == 1 and held_out.class_names == ["BG", "object"]
+    assert held_out.image_reference(0) == str(tmp_path / "data" / "images" / "img2.png")
+    assert held_out.load_mask(0)[0][6:16, 6:16].all()
+    # A record the library cannot read names its fields; data gone names dataset=.
+    report["data"] = {"spec": "labels:data/images:data/labels", "holdouts": 1}
+    with pytest.raises(ValueError, match=r"not \['holdouts'\]"):
+        held_out_set(report, 0, path)
+    report["data"] = {**record, "spec": "labels:gone/images:data/labels"}
+    with pytest.raises(ValueError, match=r"cannot be rebuilt from its data record .*folder not "
+                                         r"found: gone/images; pass dataset="):
+        held_out_set(report, 0, path)
 
 
 class StubModel:

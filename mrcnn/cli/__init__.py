@@ -7,10 +7,10 @@
     mrcnn check    --dataset SPEC
 
 Data set specs (``coco:ANNOTATIONS.json:IMAGES``, ``via:DIR``, ``labels:IMAGES:LABELS``,
-``shapes``) are described in :mod:`mrcnn.cli.data_specs`. Expected failures (a missing
-file, a bad spec, weights that cannot be fetched, an image that cannot be loaded during
-training) print one ``error:`` line and exit with status 2, never a traceback (set
-``MRCNN_DEBUG=1`` to see one).
+``shapes``, ``pennfudan``, ``balloon``) are described in :mod:`mrcnn.data.specs`. Expected
+failures (a missing file, a bad spec, weights that cannot be fetched, an image that cannot
+be loaded during training) print one ``error:`` line and exit with status 2, never a
+traceback (set ``MRCNN_DEBUG=1`` to see one).
 """
 
 from __future__ import annotations

@@ -41,8 +41,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from mrcnn.cli.data_specs import load_spec, parse_spec, print_findings
     from mrcnn.data.check import check_dataset
+    from mrcnn.data.specs import load_spec, parse_spec, print_findings
 
     status = 0
     for text in (args.dataset, *([args.val] if args.val else [])):

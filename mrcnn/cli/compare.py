@@ -3,9 +3,10 @@ the command line can name.
 
 Every head trains with the same data order, initialisation of the shared layers,
 augmentation and schedule, and is scored on the same held-out images; the report
-(OUT/NAME/compare.{json,md} and plots) is rewritten after every run, and
---resume continues an interrupted comparison. On data other than shapes the epochs and
-image size default to mrcnn train's, not the runner's shapes setting.
+(OUT/NAME/compare.{json,md} and plots) is rewritten after every run and records the data
+spec, so the viewer rebuilds the held-out set from it; --resume continues an interrupted
+comparison. On data other than shapes the epochs and image size default to mrcnn train's,
+not the runner's shapes setting.
 """
 
 from __future__ import annotations
@@ -35,52 +36,44 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--name", default=None,
                         help="result folder name (default: from the data set)")
     shapes = CompareSettings()
-    add_runner_arguments(parser, CompareSettings(epochs=None, image_size=None),
+    add_runner_arguments(parser, shapes, chosen_later=("epochs", "image_size"),
                          later=f"{EPOCHS} epochs at {IMAGE_SIZE} px on real data as mrcnn "
                                f"train, {shapes.epochs} at {shapes.image_size} px on shapes")
     parser.set_defaults(run=run)
 
 
-def spec_experiment(spec_text: str, val_text: str | None, holdout: int | None,
-                    check: str = "stop"):
-    """``fn(settings, seed) -> (config class, train set, held-out set)`` for
-    :data:`mrcnn.experiments.compare.EXPERIMENTS`; the data is loaded once, the split is fixed."""
-    from mrcnn.cli.data_specs import config_class_for, train_and_held_out
-
-    train_set, val_set = train_and_held_out(spec_text, val_text, holdout, check)
-    if val_set is None:
-        raise ValueError(f"{spec_text!r} brings no held-out split: give --holdout N or --val")
-
-    def experiment(settings, seed: int):
-        config = config_class_for(spec_text, train_set.num_classes, settings.image_size,
-                                  STEPS_PER_EPOCH=settings.steps_per_epoch)
-        return config, train_set, val_set
-
-    return experiment
-
-
 def run(args) -> int:
     import mrcnn.experiments.compare
-    from mrcnn.cli.data_specs import parse_spec
     from mrcnn.cli.train import EPOCHS, IMAGE_SIZE, import_modules
+    from mrcnn.data.catalog import SeededShapes, SpecData, register_dataset
+    from mrcnn.data.specs import parse_spec
     from mrcnn.experiments.settings import CompareSettings, settings_from_args
     from mrcnn.heads.mask import check_heads
 
     import_modules(args.imports)
     spec = parse_spec(args.dataset)
+    # Shapes without a split given: the runner's own (training images drawn per seed).
+    seeded = spec.kind == "shapes" and not (args.val or args.holdout)
     name = args.name or spec.name
-    if spec.kind == "shapes" and not (args.val or args.holdout):
-        name = "shapes"  # the runner's own shapes experiment (seeded data per run)
+    if name == "shapes" and not seeded:  # "shapes" is the catalog's seeded shapes
+        if args.name:
+            raise ValueError("--name shapes names the runner's own shapes (no --val, no "
+                             "--holdout); give this data set another name")
+        name = "shapes_split"
     settings = settings_from_args(args, name)
     # Real data trains as `mrcnn train` does, shapes as the runner's shapes setting.
-    defaults = (CompareSettings() if name == "shapes"
+    defaults = (CompareSettings() if spec.kind == "shapes"
                 else CompareSettings(epochs=EPOCHS, image_size=IMAGE_SIZE))
     for field in ("epochs", "image_size"):
         if getattr(settings, field) is None:
             setattr(settings, field, getattr(defaults, field))
     check_heads(settings.heads)
+    if seeded:
+        data = SeededShapes()
+    else:
+        data = SpecData(args.dataset, args.val, args.holdout, check=args.check)
+        data.load()  # a data set that cannot be read stops here, before any training
     if name != "shapes":
-        mrcnn.experiments.compare.EXPERIMENTS[name] = spec_experiment(
-            args.dataset, args.val, args.holdout, args.check)
+        register_dataset(name, data, replace=True)
     mrcnn.experiments.compare.run(settings)
     return 0

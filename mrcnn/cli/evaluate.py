@@ -46,8 +46,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from mrcnn.cli.data_specs import evaluation_set, load_checked
     from mrcnn.cli.train import import_modules
+    from mrcnn.data.specs import evaluation_set, load_checked
     from mrcnn.evaluation.evaluate import evaluate_run
     from mrcnn.evaluation.protocol import COCO_MAX_DETECTIONS, COCO_SCORE_FLOOR
     from mrcnn.model import MaskRCNN

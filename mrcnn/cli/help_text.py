@@ -15,8 +15,8 @@ def plain(text: str) -> str:
 
 def data_set_specs() -> str:
     """The data-set specs every ``--dataset`` option takes (``mrcnn -h`` shows them)."""
-    from mrcnn.cli import data_specs
+    from mrcnn.data import specs
 
-    body = data_specs.__doc__.split("\n\n", 1)[1]
+    body = specs.__doc__.split("\n\n", 1)[1]
     return "data set specs (--dataset, --val):\n" + "\n".join(
         "  " + line if line else line for line in plain(body).strip().splitlines())

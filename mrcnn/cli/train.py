@@ -16,8 +16,8 @@ from __future__ import annotations
 import argparse
 import os
 
-from mrcnn.cli.data_specs import KINDS
 from mrcnn.cli.help_text import plain
+from mrcnn.data.specs import KINDS
 from mrcnn.experiments.config_overrides import add_config_arguments
 
 EXAMPLES = """examples:
@@ -125,8 +125,8 @@ def run(args) -> int:
     strategy = make_strategy(args.strategy)
     import keras
 
-    from mrcnn.cli.data_specs import config_class_for, train_and_held_out
     from mrcnn.config import Config
+    from mrcnn.data.specs import config_class_for, train_and_held_out
     from mrcnn.engine.checkpoints import is_chief
     from mrcnn.engine.multi_worker import barrier, uses_own_loop
     from mrcnn.engine.schedule import train_on_schedule

@@ -1,5 +1,8 @@
 """Data sets: the base ``Dataset`` registry, the synthetic shapes set, loaders for COCO json,
-VIA json and instance label images, augmentations, and mask helpers."""
+VIA json and instance label images, augmentations, and mask helpers. Data sets by name live
+in submodules imported on demand: ``specs`` (one string names a data set), ``catalog``
+(a name -> the data a comparison runs on), ``public`` (Penn-Fudan, balloon: where they are,
+fetching them)."""
 
 from mrcnn.data import augment
 from mrcnn.data.boxes_from_masks import extract_bboxes

@@ -1,4 +1,4 @@
-"""Checkpoints: atomic per-epoch saving of weights and training state, loading by name.
+"""Checkpoints: atomic per-epoch saving of weights and training state, and resuming from them.
 
 After every epoch the training run writes, next to each other::
 

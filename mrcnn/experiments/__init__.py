@@ -1,2 +1,3 @@
-"""Experiments over trained heads: one run (train + load), the head comparison runner
-and the config overrides its command line takes."""
+"""Experiments over trained heads: one run (train + load), the head comparison runner,
+the config overrides its command line takes, and levers (changes to a setting judged
+against it)."""

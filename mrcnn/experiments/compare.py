@@ -21,9 +21,12 @@ box head) from the same pretrained file and each mask head from random initialis
 the report says so. The report is rewritten after every run; ``--resume`` keeps the
 finished runs of an interrupted comparison.
 
-Writes ``<out>/<dataset>/compare.json`` (every figure per head per seed, and mean ± std),
-``compare.md`` (the table) and plots (``loss_curves.png``, ``ap_vs_iou.png``,
-``boundary_iou_by_size.png``).
+``--dataset`` names a data set of the catalog (:mod:`mrcnn.data.catalog`: ``shapes``, or
+one a sample or ``mrcnn compare --dataset SPEC`` registered).
+
+Writes ``<out>/<dataset>/compare.json`` (every figure per head per seed, and mean ± std;
+``data``: how to rebuild the data, where the data set can say), ``compare.md`` (the table)
+and plots (``loss_curves.png``, ``ap_vs_iou.png``, ``boundary_iou_by_size.png``).
 """
 
 from __future__ import annotations
@@ -33,13 +36,12 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable
 from dataclasses import asdict
 
 import numpy as np
 
 from mrcnn.config import DERIVED_FIELDS
-from mrcnn.data import ShapesConfig, ShapesDataset
+from mrcnn.data.catalog import get_dataset, registered_datasets
 from mrcnn.evaluation.evaluate import evaluate_run
 from mrcnn.experiments.config_overrides import check_config_fields, with_fields
 from mrcnn.experiments.run import load_detector, train_head
@@ -49,42 +51,24 @@ from mrcnn.heads.mask import check_heads
 from mrcnn.weights.checkpoint_info import json_default
 from mrcnn.weights.files import write_text_atomically
 
-
-def shapes_experiment(settings: CompareSettings, seed: int):
-    """``(config class, train set, held-out set)`` for the synthetic shapes data."""
-    size = settings.image_size
-
-    class Config(ShapesConfig):
-        IMAGE_MIN_DIM = size
-        IMAGE_MAX_DIM = size
-        STEPS_PER_EPOCH = settings.steps_per_epoch
-
-    train_set = ShapesDataset()
-    train_set.load_shapes(settings.train_images, size, size, seed=seed)
-    train_set.prepare()
-    val_set = ShapesDataset()  # fixed across seeds: every run is scored on the same images
-    val_set.load_shapes(settings.val_images, size, size, seed=10_000)
-    val_set.prepare()
-    return Config, train_set, val_set
-
-
-# Data sets the runner knows: name -> fn(settings, seed) -> (Config class, train, held-out).
-EXPERIMENTS: dict[str, Callable] = {"shapes": shapes_experiment}
-
-
 # Settings that may differ between an interrupted comparison and the one resuming it.
 RESUMABLE_CHANGES = ("seeds", "heads", "out", "logs", "verbose", "resume")
 
 
-def previous_runs(settings: CompareSettings, path: str) -> tuple[list[dict], float]:
+def previous_runs(settings: CompareSettings, path: str,
+                  data: dict | None = None) -> tuple[list[dict], float]:
     """Finished runs (and their wall seconds) of an interrupted comparison at ``path`` that
-    ``settings`` also plans; ``ValueError`` when it was run with other settings."""
+    ``settings`` also plans; ``ValueError`` when it was run with other settings, or on
+    other data than the ``data`` record says (where both record it)."""
     if not os.path.exists(path):
         return [], 0.0
     with open(path) as f:
         report = json.load(f)
     check_same_settings(report, settings, f"cannot resume {path}",
                         "use another --out or drop --resume")
+    if data is not None and report.get("data") not in (None, data):
+        raise ValueError(f"cannot resume {path}: it was run on other data ({report['data']} "
+                         f"-> {data}); use another --out or drop --resume")
     runs = [r for r in report["runs"]
             if r["head"] in settings.heads and r["seed"] < settings.seeds]
     return runs, float(report.get("wall_seconds", 0.0))
@@ -171,10 +155,19 @@ def head_config(config_class, head: str, settings: CompareSettings):
                        f"{config_class.__name__}_{head}")()
 
 
+def data_record(experiment) -> dict | None:
+    """How to rebuild a data-set function's data (its ``record()``), None where it cannot
+    say (see :mod:`mrcnn.data.catalog`)."""
+    record = getattr(experiment, "record", None)
+    return record() if callable(record) else None
+
+
 def write_report(settings: CompareSettings, runs: list[dict], wall_seconds: float,
-                 out_dir: str) -> dict:
-    """Write ``compare.json`` and ``compare.md`` atomically for the runs so far."""
-    report = {"settings": asdict(settings), "wall_seconds": wall_seconds,
+                 out_dir: str, data: dict | None = None) -> dict:
+    """Write ``compare.json`` and ``compare.md`` atomically for the runs so far; ``data``:
+    the data set's record (:func:`data_record`)."""
+    report = {"settings": asdict(settings), **({"data": data} if data is not None else {}),
+              "wall_seconds": wall_seconds,
               "complete": len(runs) == settings.seeds * len(settings.heads),
               "runs": runs, "summary": summarize(runs, settings.heads),
               "paired": paired_differences(runs, settings.heads)}
@@ -187,17 +180,20 @@ def write_report(settings: CompareSettings, runs: list[dict], wall_seconds: floa
 def run(settings: CompareSettings) -> dict:
     """Train and evaluate every head for every seed; write and return the report.
 
-    The report is rewritten after every run, so an interrupted comparison keeps what it
-    finished; ``settings.resume`` skips the runs an earlier report already holds.
+    The data set is the catalog's function named ``settings.dataset``
+    (:func:`mrcnn.data.catalog.get_dataset`). The report is rewritten after every run, so
+    an interrupted comparison keeps what it finished; ``settings.resume`` skips the runs an
+    earlier report already holds.
     """
-    if settings.dataset not in EXPERIMENTS:
-        raise ValueError(f"unknown dataset {settings.dataset!r}; known: {sorted(EXPERIMENTS)}")
+    experiment = get_dataset(settings.dataset)
+    data = data_record(experiment)
     check_heads(settings.heads)
     out_dir = os.path.join(settings.out, settings.dataset)
     os.makedirs(out_dir, exist_ok=True)
     runs, wall_before = [], 0.0
     if settings.resume:
-        runs, wall_before = previous_runs(settings, os.path.join(out_dir, "compare.json"))
+        runs, wall_before = previous_runs(settings, os.path.join(out_dir, "compare.json"),
+                                          data)
         if runs:
             print(f"resuming: {len(runs)} finished run(s) kept from {out_dir}", flush=True)
     done = {(r["seed"], r["head"]) for r in runs}
@@ -205,7 +201,7 @@ def run(settings: CompareSettings) -> dict:
     for seed in range(settings.seeds):
         if all((seed, head) in done for head in settings.heads):
             continue
-        config_class, train_set, val_set = EXPERIMENTS[settings.dataset](settings, seed)
+        config_class, train_set, val_set = experiment(settings, seed)
         check_config_fields(config_class, settings.config, RUNNER_FIELDS)
         # Every head's config is validated before the first trains.
         configs = {head: head_config(config_class, head, settings) for head in settings.heads}
@@ -223,11 +219,13 @@ def run(settings: CompareSettings) -> dict:
             metrics = evaluate_run(detector, val_set)
             runs.append({**asdict(trained), **metrics, "head_profile": mask_head_profile(config),
                          "config": config_record(config)})
-            write_report(settings, runs, wall_before + time.perf_counter() - tic, out_dir)
+            write_report(settings, runs, wall_before + time.perf_counter() - tic, out_dir,
+                         data)
             print(f"seed {seed} {head}: segm AP {metrics['segm']['AP']:.3f}, "
                   f"AP50 {metrics['segm']['AP50']:.3f}, AP75 {metrics['segm']['AP75']:.3f}, "
                   f"Boundary IoU {metrics['mask_quality']['boundary_iou']:.3f}", flush=True)
-    report = write_report(settings, runs, wall_before + time.perf_counter() - tic, out_dir)
+    report = write_report(settings, runs, wall_before + time.perf_counter() - tic, out_dir,
+                          data)
     plot_report(report, out_dir)
     print("\n" + markdown_table(report))
     return report
@@ -446,11 +444,11 @@ def settings_from_report(report: dict) -> CompareSettings:
 
 
 def parse_args(argv=None) -> CompareSettings:
-    """Settings from ``python -m mrcnn.experiments.compare`` options (``--dataset``: a name of
-    :data:`EXPERIMENTS`)."""
+    """Settings from ``python -m mrcnn.experiments.compare`` options (``--dataset``: a name
+    registered in :mod:`mrcnn.data.catalog`)."""
     defaults = CompareSettings()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dataset", default=defaults.dataset, choices=sorted(EXPERIMENTS))
+    parser.add_argument("--dataset", default=defaults.dataset, choices=registered_datasets())
     add_runner_arguments(parser, defaults)
     args = parser.parse_args(argv)
     return settings_from_args(args, args.dataset)

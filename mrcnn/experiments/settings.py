@@ -5,7 +5,7 @@ samples. Light: building the parser imports no TensorFlow, so ``-h`` answers at 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mrcnn.experiments.config_overrides import add_config_arguments, parse_field
@@ -15,7 +15,7 @@ from mrcnn.experiments.config_overrides import add_config_arguments, parse_field
 class CompareSettings:
     """What a comparison runs; the defaults are the shapes setting of the README."""
 
-    dataset: str = "shapes"
+    dataset: str = "shapes"  # a name registered in mrcnn.data.catalog
     heads: tuple[str, ...] = ("fcn", "unet")
     seeds: int = 3
     epochs: int = 15
@@ -34,9 +34,11 @@ class CompareSettings:
 
 
 def add_runner_arguments(parser: argparse.ArgumentParser, defaults: CompareSettings,
-                         later: str = "") -> None:
-    """Every option of a comparison but the data set, with ``defaults``; a default of None
-    is chosen after parsing, as ``later`` says."""
+                         chosen_later: tuple[str, ...] = (), later: str = "") -> None:
+    """Every option of a comparison but the data set, with ``defaults``; the fields in
+    ``chosen_later`` (``epochs``, ``image_size``) default to None, chosen after parsing as
+    ``later`` says."""
+    defaults = replace(defaults, **dict.fromkeys(chosen_later))
 
     def default(value) -> str:
         return f"(default: {later})" if value is None else "(default: %(default)s)"
@@ -77,7 +79,7 @@ def add_runner_arguments(parser: argparse.ArgumentParser, defaults: CompareSetti
 
 
 def settings_from_args(args: argparse.Namespace, dataset: str) -> CompareSettings:
-    """The :class:`CompareSettings` of parsed options, for the experiment ``dataset``."""
+    """The :class:`CompareSettings` of parsed options, for the data set ``dataset``."""
     names = {f for f in CompareSettings.__dataclass_fields__} - {"dataset", "config", "heads"}
     return CompareSettings(dataset=dataset, heads=tuple(args.heads),
                            config=dict(parse_field(item) for item in args.config),

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import h5py
 
-from mrcnn.weights.download import (
+from mrcnn.download import (
     DownloadUnavailable,
     describe_checksum,
     download,
@@ -164,8 +164,8 @@ def resolve_weights(name_or_path: str | os.PathLike, cache_dir: str | os.PathLik
       A string that is neither a path nor a known name raises ValueError listing the names.
 
     Raises :class:`WeightsUnavailable` (within about ``timeout`` seconds, default
-    :data:`mrcnn.weights.download.CONNECT_TIMEOUT_S`, when offline) naming the URL, the path to put
-    the file at by hand and its checksum; :class:`mrcnn.weights.download.ChecksumMismatch` when a
+    :data:`mrcnn.download.CONNECT_TIMEOUT_S`, when offline) naming the URL, the path to put
+    the file at by hand and its checksum; :class:`mrcnn.download.ChecksumMismatch` when a
     download does not have the published checksum.
     """
     text = os.fspath(name_or_path)

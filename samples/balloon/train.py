@@ -32,14 +32,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ star
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # this sample's module
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # samples/samples_common.py
 
-from balloon import balloon_dir, balloon_experiment  # noqa: E402
+import balloon  # noqa: E402, F401  (registers "balloon")
 from samples_common import run_sample  # noqa: E402
 
 DEFAULTS = ["--seeds", "1", "--image-size", "256", "--epochs", "20", "--steps-per-epoch", "100"]
 
 
 def main(argv=None):
-    return run_sample("balloon", balloon_experiment, balloon_dir, DEFAULTS, argv)
+    return run_sample("balloon", DEFAULTS, argv)
 
 
 if __name__ == "__main__":

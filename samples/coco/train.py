@@ -64,15 +64,16 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
 
 def main(argv=None) -> dict:
     import mrcnn.experiments.compare
+    from mrcnn.data.catalog import register_dataset
 
     argv = sys.argv[1:] if argv is None else list(argv)
     args, rest = parse_args(argv)
     for path in (args.annotations, args.val_annotations):
         if path is not None and not Path(path).is_file():
             sys.exit(f"error: COCO annotation file not found: {path}")
-    mrcnn.experiments.compare.EXPERIMENTS["coco"] = coco_experiment(
+    register_dataset("coco", coco_experiment(
         args.annotations, args.images, args.val_annotations, args.val_dir, args.classes,
-        args.holdout, args.preset, args.missing)
+        args.holdout, args.preset, args.missing), replace=True)
     return mrcnn.experiments.compare.main(
         ["--dataset", "coco", *PRESET_DEFAULTS[args.preset], *rest])
 

@@ -21,8 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # this sample's module
 
-from pennfudan import PennFudanConfig, load_pennfudan  # noqa: E402
+from pennfudan import PennFudanConfig  # noqa: E402
 
+from mrcnn.data.public import load_pennfudan  # noqa: E402
 from mrcnn.model import MaskRCNN  # noqa: E402
 from mrcnn.visualize import compare_heads  # noqa: E402
 from mrcnn.weights.checkpoint_info import read_info  # noqa: E402

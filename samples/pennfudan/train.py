@@ -35,12 +35,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ star
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # this sample's module
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # samples/samples_common.py
 
-from pennfudan import DEFAULT_ARGS, pennfudan_dir, pennfudan_experiment  # noqa: E402
+from pennfudan import DEFAULT_ARGS  # noqa: E402  (registers "pennfudan")
 from samples_common import run_sample  # noqa: E402
 
 
 def main(argv=None):
-    return run_sample("pennfudan", pennfudan_experiment, pennfudan_dir, DEFAULT_ARGS, argv)
+    return run_sample("pennfudan", DEFAULT_ARGS, argv)
 
 
 if __name__ == "__main__":

@@ -268,7 +268,7 @@ def test_real_coco_excerpt_matches_pycocotools():
     loads as RGB uint8 of the size the json gives."""
     from pycocotools.coco import COCO
 
-    from samples.samples_common import data_root
+    from mrcnn.data.public import data_root
 
     root = data_root() / "coco"
     files = sorted((root / "annotations").glob("instances_*2017.json"))

@@ -9,10 +9,10 @@ import tensorflow as tf
 
 from mrcnn.data import CocoDataset
 from mrcnn.data.boxes_from_masks import extract_bboxes
+from mrcnn.data.public import data_root
 from mrcnn.evaluation.ap import compute_ap
 from mrcnn.evaluation.coco import dataset_to_coco, evaluate_coco
 from mrcnn.layers import DetectionTargetLayer, RpnTargetLayer
-from samples.samples_common import data_root
 
 H = W = 40
 

@@ -4,6 +4,7 @@ is in ``<data root>/coco/annotations/`` (skipped with the reason where none is).
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -13,7 +14,10 @@ import pytest
 from PIL import Image
 
 from mrcnn.data import CocoDataset, ShapesDataset, export_coco
+from mrcnn.data.catalog import remove_dataset
+from mrcnn.data.specs import DataSpecError, coco_category_ids
 from mrcnn.experiments.compare import CompareSettings
+from mrcnn.viewer import held_out_set
 from tests.samples import SAMPLES, sample_module
 
 coco = sample_module("coco", SAMPLES / "coco" / "coco.py")
@@ -40,18 +44,25 @@ def shapes_coco(tmp_path_factory) -> Path:
 
 
 def test_classes_by_name_and_a_clear_error_for_unknown_names(shapes_coco):
-    data = coco.read_annotations(shapes_coco / "instances.json")
+    data = json.loads((shapes_coco / "instances.json").read_text())
     names = {c["name"]: c["id"] for c in data["categories"]}
-    assert coco.category_ids(data, ["triangle", "square"]) == [names["triangle"],
-                                                                names["square"]]
-    with pytest.raises(ValueError, match=r"no categories named \['balloon'\].*'circle'"):
-        coco.category_ids(data, ["balloon", "circle"], where="instances.json")
-    subset = coco.load_coco_split(data, shapes_coco / "images", ["circle"])
-    assert subset.class_names == ["BG", "circle"]
-    assert subset.num_images == len(coco.image_ids_with(data, ["circle"])) > 0
-    for image_id in subset.image_ids:
-        masks, class_ids = subset.load_mask(image_id)
-        assert masks.shape[-1] >= 1 and set(class_ids.tolist()) == {1}
+    assert coco_category_ids(data, ["triangle", "square"], "x") == [names["triangle"],
+                                                                    names["square"]]
+    with pytest.raises(DataSpecError, match=r"no categories named \['balloon'\].*'circle'"):
+        coco.coco_experiment(shapes_coco / "instances.json", shapes_coco / "images",
+                             classes=["balloon", "circle"]).load()
+    experiment = coco.coco_experiment(shapes_coco / "instances.json", shapes_coco / "images",
+                                      classes=["circle"], holdout=2)
+    config_class, train, val = experiment(CompareSettings(image_size=64), seed=0)
+    with_circles = {a["image_id"] for a in data["annotations"]
+                    if a["category_id"] == names["circle"]}
+    assert train.class_names == val.class_names == ["BG", "circle"]
+    assert config_class.NUM_CLASSES == 2
+    assert train.num_images + val.num_images == len(with_circles) > 2
+    for subset in (train, val):
+        for image_id in subset.image_ids:
+            masks, class_ids = subset.load_mask(image_id)
+            assert masks.shape[-1] >= 1 and set(class_ids.tolist()) == {1}
 
 
 def test_held_out_split_is_the_largest_ids_and_caps_apply(shapes_coco):
@@ -63,20 +74,22 @@ def test_held_out_split_is_the_largest_ids_and_caps_apply(shapes_coco):
     val_ids = [info["id"] for info in val.image_info]
     assert train_ids == list(range(9)) and val_ids == [12, 13, 14]
     assert config_class.NUM_CLASSES == 4 and config_class.IMAGE_MAX_DIM == 64
-    with pytest.raises(ValueError, match="16 images, need more than --holdout 16"):
+    assert issubclass(config_class, coco.CocoLightConfig)
+    assert experiment.record()["holdout"] == 4 and experiment.record()["caps"]
+    with pytest.raises(ValueError, match="cannot hold out 16 of 16 images"):
         coco.coco_experiment(shapes_coco / "instances.json", shapes_coco / "images",
                              holdout=16)(CompareSettings(), seed=0)
 
 
 def test_missing_images_are_named_with_the_annotation_file(shapes_coco, tmp_path):
-    data = coco.read_annotations(shapes_coco / "instances.json")
+    annotations = shapes_coco / "instances.json"
     with pytest.raises(FileNotFoundError, match=r"instances.json: 16 of 16 images not found"
                                                 r".*image 0: .*000.png"):
-        coco.load_coco_split(data, tmp_path, where="instances.json")
-    for image_id in (0, 1, 3):  # image 2 is absent
+        coco.coco_experiment(annotations, tmp_path).load()
+    for image_id in (0, 1, 3, 4):  # image 2 and 5.. are absent
         shutil.copy(shapes_coco / "images" / f"{image_id:03d}.png", tmp_path)
-    skipped = coco.load_coco_split(data, tmp_path, image_ids=[0, 1, 2, 3], missing="skip")
-    assert [info["id"] for info in skipped.image_info] == [0, 1, 3]
+    train, val = coco.coco_experiment(annotations, tmp_path, holdout=1, missing="skip").load()
+    assert [info["id"] for info in train.image_info + val.image_info] == [0, 1, 3, 4]
 
 
 def test_train_script_trains_and_evaluates_a_coco_export(shapes_coco, tmp_path):
@@ -89,6 +102,13 @@ def test_train_script_trains_and_evaluates_a_coco_export(shapes_coco, tmp_path):
     assert run["head"] == "fcn" and run["held_out_images"] == 4
     assert 0.0 <= run["segm"]["AP"] <= 1.0 and np.isfinite(run["history"]["total_loss"][0])
     assert (tmp_path / "results" / "coco" / "compare.md").exists()
+    # The report records the sample's data spec: its held-out set is rebuilt from it alone.
+    assert report["data"] == {"spec": f"coco:{shapes_coco / 'instances.json'}:"
+                                      f"{shapes_coco / 'images'}",
+                              "val": None, "holdout": 4, "check": "off", "caps": True}
+    remove_dataset("coco")
+    held_out = held_out_set(report, 0, tmp_path / "results" / "coco" / "compare.json")
+    assert [info["id"] for info in held_out.image_info] == [12, 13, 14, 15]
 
 
 def test_train_script_names_a_missing_annotation_file(tmp_path, capsys):
@@ -109,10 +129,11 @@ def test_real_coco_file_round_trips(tmp_path):
         pytest.skip(f"no real COCO annotation file: put one (e.g. instances_val2017.json) "
                     f"in {coco.data_root() / 'coco' / 'annotations'} or set $MRCNN_DATA")
     for path in files:
-        data = coco.read_annotations(path)
+        data = json.loads(path.read_text())
         image_ids = sorted(int(i["id"]) for i in data["images"])[:REAL_FILE_IMAGES]
-        first = coco.load_coco_split(data, None, image_ids=image_ids, include_crowd=True,
-                                     where=str(path))
+        first = CocoDataset()
+        first.load_coco(data, None, image_ids=image_ids, include_crowd=True, name=str(path))
+        first.prepare()
         out = tmp_path / f"exported_{path.name}"
         exported = export_coco(first, out)
         assert sorted(c["id"] for c in exported["categories"]) == \

@@ -1,6 +1,6 @@
 """samples/pennfudan/levers.py: each lever's setting reaches its runs, and is judged seed by
 seed against the baseline (training and evaluation replaced by records, so it runs in a
-second and without the data)."""
+second and without the data), with the command line it has always had."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import json
 import pytest
 
 import mrcnn.experiments.compare
-from mrcnn.data import augment
+from mrcnn.data import augment, public
+from mrcnn.data.catalog import get_dataset, register_dataset
 from mrcnn.data.copy_paste import CopyPaste
+from mrcnn.experiments import levers as study_runner
 from mrcnn.experiments.run import TrainedHead
 from tests.helpers import fake_comparison, fake_metrics
 from tests.samples import SAMPLES, sample_module
@@ -42,11 +44,15 @@ def fake_levers(monkeypatch, tmp_path):
         return fake_metrics(0.3 + run["seed"] / 100 + (0.02 if run["norm"] == "group" else 0.0)
                             - (0.01 if run["size"] == 320 else 0.0))
 
-    monkeypatch.setattr(levers, "pennfudan_experiment", experiment)
-    monkeypatch.setattr(levers, "pennfudan_dir", lambda: tmp_path)
+    # The data is "found" (an empty Penn-Fudan folder), the runs use the fake experiment.
+    (tmp_path / "data" / "pennfudan" / "PennFudanPed" / "PNGImages").mkdir(parents=True)
+    monkeypatch.setenv(public.DATA_ENV, str(tmp_path / "data"))
+    public.set_data_root(None)
     fake_comparison(monkeypatch, train, evaluate)
-    monkeypatch.delitem(mrcnn.experiments.compare.EXPERIMENTS, "pennfudan", raising=False)
-    return seen
+    sample_data = get_dataset("pennfudan")
+    register_dataset("pennfudan", experiment, replace=True)
+    yield seen
+    register_dataset("pennfudan", sample_data, replace=True)
 
 
 def test_levers_run_their_change_and_are_paired_with_the_baseline(fake_levers, tmp_path):
@@ -107,9 +113,8 @@ def test_levers_run_their_change_and_are_paired_with_the_baseline(fake_levers, t
 def test_levers_pair_with_a_given_baseline_only_if_it_has_the_default_setting(fake_levers,
                                                                              tmp_path,
                                                                              monkeypatch):
-    mrcnn.experiments.compare.EXPERIMENTS["pennfudan"] = levers.pennfudan_experiment
-    base = mrcnn.experiments.compare.run(levers.lever_settings(
-        "baseline", ["--heads", "fcn", "unet", "--seeds", "2", "--verbose", "0"],
+    base = mrcnn.experiments.compare.run(study_runner.lever_settings(
+        levers.STUDY, "baseline", ["--heads", "fcn", "unet", "--seeds", "2", "--verbose", "0"],
         str(tmp_path / "verdict")))
     path = tmp_path / "verdict" / "baseline" / "pennfudan" / "compare.json"
     fake_levers.clear()
@@ -163,8 +168,9 @@ def test_levers_pair_with_a_given_baseline_only_if_it_has_the_default_setting(fa
         text.index("paired against the baseline lever")) < text.index("| image_320 | fcn | 1 |")
     # A row written before levers.json recorded its baseline says so, in a table of its own.
     del table[0]["baseline"]
-    assert "paired against a baseline levers.json did not record" in levers.markdown(table)
-    assert "None" not in levers.markdown(table)
+    text = study_runner.markdown(table, levers.STUDY.title)
+    assert "Penn-Fudan levers, paired against a baseline levers.json did not record" in text
+    assert "None" not in text
     # A seed added with --resume to runs made before a class default changed is refused.
     with monkeypatch.context() as patch, pytest.raises(
             ValueError, match=r"cannot resume .*baseline.* trained with another config"):

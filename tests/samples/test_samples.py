@@ -1,4 +1,5 @@
-"""The real-data samples: Penn-Fudan and balloon loaders, splits, configs, experiments.
+"""The real-data samples: Penn-Fudan and balloon loaders (mrcnn.data.public), splits, configs,
+and the data sets the samples register.
 
 Tests that read the data skip cleanly where ../shared/data (or $MRCNN_DATA) is absent.
 """
@@ -13,6 +14,8 @@ import numpy as np
 import pytest
 
 import mrcnn.experiments.compare
+from mrcnn.data import public
+from mrcnn.data.catalog import get_dataset, register_dataset, remove_dataset
 from mrcnn.engine.input_pipeline import load_image_gt
 from mrcnn.experiments.compare import CompareSettings
 from tests.helpers import HANG_GUARD_S
@@ -20,22 +23,21 @@ from tests.samples import SAMPLES, sample_module
 
 pennfudan = sample_module("pennfudan", SAMPLES / "pennfudan" / "pennfudan.py")
 balloon = sample_module("balloon", SAMPLES / "balloon" / "balloon.py")
-common = sys.modules["samples_common"]
 
 
-def _require(find):
+def _require(name):
     try:
-        return find()
-    except common.DataNotFound as error:
+        return public.dataset_dir(name)
+    except public.DataNotFound as error:
         pytest.skip(f"../shared/data not found: {error}")
 
 
 def test_missing_data_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("MRCNN_DATA", str(tmp_path))
-    with pytest.raises(common.DataNotFound, match=r"Penn-Fudan.*MRCNN_DATA"):
-        pennfudan.pennfudan_dir()
-    with pytest.raises(common.DataNotFound, match=str(tmp_path / "balloon" / "balloon")):
-        balloon.balloon_dir()
+    with pytest.raises(public.DataNotFound, match=r"Penn-Fudan.*MRCNN_DATA"):
+        public.dataset_dir("pennfudan")
+    with pytest.raises(public.DataNotFound, match=str(tmp_path / "balloon" / "balloon")):
+        public.dataset_dir("balloon")
 
 
 def test_train_script_exits_with_a_message_when_the_data_is_absent(tmp_path):
@@ -47,8 +49,8 @@ def test_train_script_exits_with_a_message_when_the_data_is_absent(tmp_path):
 
 
 def test_pennfudan_split_is_fixed_last_50_by_file_name_held_out():
-    root = _require(pennfudan.pennfudan_dir)
-    split = pennfudan.split_files(root)
+    root = _require("pennfudan")
+    split = public.pennfudan_split(root)
     assert len(split["train"]) == 120 and len(split["val"]) == 50
     names = [image.stem for image, _ in split["train"] + split["val"]]
     assert names == sorted(names)
@@ -58,10 +60,10 @@ def test_pennfudan_split_is_fixed_last_50_by_file_name_held_out():
 
 
 def test_pennfudan_has_423_pedestrians_with_masks_the_size_of_their_images():
-    _require(pennfudan.pennfudan_dir)
+    _require("pennfudan")
     total = 0
     for subset in ("train", "val"):
-        dataset = pennfudan.load_pennfudan(subset, cache=False)
+        dataset = public.load_pennfudan(subset, cache=False)
         assert dataset.class_names == ["BG", "pedestrian"]
         for image_id in dataset.image_ids:
             masks, class_ids = dataset.load_mask(image_id)
@@ -73,20 +75,20 @@ def test_pennfudan_has_423_pedestrians_with_masks_the_size_of_their_images():
 
 
 def test_balloon_train_and_val_regions_and_masks():
-    _require(balloon.balloon_dir)
+    _require("balloon")
     counts = {}
     for subset in ("train", "val"):
-        dataset = balloon.load_balloon(subset, cache_max_dim=None)
+        dataset = public.load_balloon(subset, cache_max_dim=None)
         assert dataset.class_names == ["BG", "balloon"]
         counts[subset] = (dataset.num_images,
                           sum(len(info["regions"]) for info in dataset.image_info))
     assert counts == {"train": (61, 255), "val": (13, 50)}
-    cached = balloon.load_balloon("val")
-    full = balloon.load_balloon("val", cache_max_dim=None)
+    cached = public.load_balloon("val")
+    full = public.load_balloon("val", cache_max_dim=None)
     for image_id in (0, 1):
         image = cached.load_image(image_id)
         masks, class_ids = cached.load_mask(image_id)
-        assert max(image.shape[:2]) <= balloon.CACHE_MAX_DIM
+        assert max(image.shape[:2]) <= public.BALLOON_CACHE_MAX_DIM
         assert masks.shape[:2] == image.shape[:2] and masks.any(axis=(0, 1)).all()
         full_masks, _ = full.load_mask(image_id)
         assert len(class_ids) == full_masks.shape[-1]
@@ -95,11 +97,14 @@ def test_balloon_train_and_val_regions_and_masks():
 
 
 @pytest.mark.parametrize("name", ["pennfudan", "balloon"])
-def test_experiments_have_the_runner_signature_and_a_valid_config(name):
-    module, find = {"pennfudan": (pennfudan, pennfudan.pennfudan_dir),
-                    "balloon": (balloon, balloon.balloon_dir)}[name]
-    _require(find)
-    experiment = getattr(module, f"{name}_experiment")
+def test_registered_data_sets_have_the_runner_signature_and_a_valid_config(name):
+    _require(name)
+    experiment = get_dataset(name)
+    assert experiment is getattr({"pennfudan": pennfudan, "balloon": balloon}[name],
+                                 f"{name}_experiment")
+    # What a report records: the public set by name, so the viewer rebuilds it alone.
+    assert experiment.record() == {"spec": name, "val": None, "holdout": None,
+                                   "check": "off", "caps": True}
     settings = CompareSettings(dataset=name, image_size=192, steps_per_epoch=7,
                                train_images=6, val_images=3)
     config_class, train_set, val_set = experiment(settings, 0)
@@ -128,8 +133,11 @@ def test_runner_trains_with_the_config_augmentation(monkeypatch, tmp_path):
         return pennfudan.PennFudanConfig, None, None
 
     monkeypatch.setattr(mrcnn.experiments.compare, "train_head", fake_train_head)
-    monkeypatch.setitem(mrcnn.experiments.compare.EXPERIMENTS, "fake", experiment)
-    with pytest.raises(Stop):
-        mrcnn.experiments.compare.run(mrcnn.experiments.compare.CompareSettings(
-            dataset="fake", heads=("fcn",), out=str(tmp_path)))
+    register_dataset("fake", experiment)
+    try:
+        with pytest.raises(Stop):
+            mrcnn.experiments.compare.run(mrcnn.experiments.compare.CompareSettings(
+                dataset="fake", heads=("fcn",), out=str(tmp_path)))
+    finally:
+        remove_dataset("fake")
     assert calls == [pennfudan.PennFudanConfig.AUGMENTATION]

@@ -18,9 +18,9 @@ import urllib.error
 
 import pytest
 
-import mrcnn.weights.download
+import mrcnn.download
 import mrcnn.weights.pretrained as pretrained
-from mrcnn.weights.download import ChecksumMismatch, check_reachable
+from mrcnn.download import ChecksumMismatch, check_reachable
 from mrcnn.weights.migration import class_specific_layers
 from mrcnn.weights.pretrained import (
     KNOWN_NAMES,
@@ -42,8 +42,8 @@ def offline(monkeypatch):
     def transfer(*args, **kwargs):
         raise NetworkUsed("get_file called although the host is unreachable")
 
-    monkeypatch.setattr(mrcnn.weights.download, "check_reachable", unreachable)
-    monkeypatch.setattr(mrcnn.weights.download, "_get_file", transfer)
+    monkeypatch.setattr(mrcnn.download, "check_reachable", unreachable)
+    monkeypatch.setattr(mrcnn.download, "_get_file", transfer)
 
 
 @pytest.fixture(autouse=True)
@@ -147,13 +147,13 @@ def test_offline_fails_fast_naming_the_url_the_target_and_the_checksum(tmp_path,
 
 
 def test_transfer_errors_become_weights_unavailable_and_leave_nothing(monkeypatch, tmp_path):
-    monkeypatch.setattr(mrcnn.weights.download, "check_reachable", lambda url, timeout=None: None)
+    monkeypatch.setattr(mrcnn.download, "check_reachable", lambda url, timeout=None: None)
 
     def broken(url, target, checksum):
         open(target, "wb").write(b"half")
         raise urllib.error.URLError("connection reset")
 
-    monkeypatch.setattr(mrcnn.weights.download, "_get_file", broken)
+    monkeypatch.setattr(mrcnn.download, "_get_file", broken)
     with pytest.raises(WeightsUnavailable, match="connection reset.*put it at"):
         resolve_weights("resnet50-imagenet", cache_dir=tmp_path)
     assert not list(tmp_path.iterdir())
@@ -201,7 +201,7 @@ def test_real_offline_attempt_fails_within_seconds(monkeypatch, tmp_path):
     def no_transfer(*args, **kwargs):
         raise Transfer
 
-    monkeypatch.setattr(mrcnn.weights.download, "_get_file", no_transfer)  # never download
+    monkeypatch.setattr(mrcnn.download, "_get_file", no_transfer)  # never download
     start = time.monotonic()
     try:
         resolve_weights("coco", cache_dir=tmp_path, timeout=2)

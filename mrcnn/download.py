@@ -1,9 +1,10 @@
 """Download one file with a checksum, failing fast and clearly when the host is unreachable.
 
-Shared by the pretrained weights (:mod:`mrcnn.weights.pretrained`) and the samples' data sets
-(``samples/samples_common.py``). Before anything is fetched, a TCP connection to the host
-(or to the configured HTTP(S) proxy) is tried with a short timeout in a helper thread, so
-an offline machine gets an answer in seconds even where DNS hangs; the download itself
+Shared by the pretrained weights (:mod:`mrcnn.weights.pretrained`) and the public data
+sets (:mod:`mrcnn.data.public`), so it sits below both and imports nothing of mrcnn.
+Before anything is fetched, a TCP connection to the host (or to the configured HTTP(S)
+proxy) is tried with a short timeout in a helper thread, so an offline machine gets an
+answer in seconds even where DNS hangs; the download itself
 (``keras.utils.get_file``) runs with a socket timeout so a stalled transfer errors out
 instead of hanging. Any failure raises :class:`DownloadUnavailable` (or the subclass the
 caller names) with the URL, the exact path where to put the file by hand and its checksum.
@@ -188,5 +189,6 @@ def download(url: str, target: str | os.PathLike, checksum: str | None = None, *
 
 
 def default_cache_home() -> Path:
-    """``$XDG_CACHE_HOME`` or ``~/.cache``."""
+    """``$XDG_CACHE_HOME`` or ``~/.cache``: where downloaded data sets are kept
+    (``<it>/mrcnn/data``, :func:`mrcnn.data.public.download_cache`)."""
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
