@@ -24,6 +24,9 @@ positive (``Config.MASK_HEAD_POSITIVES_ONLY``, the default), ``all`` on every sa
 its ``all`` twin, so the two step the same weights on the same batch.
 ``mask_rows_comparison`` compares them.
 
+``mask_size``: ``28x28`` (the heads' default) or ``56x56`` (``MASK_UPSAMPLING = 4``: what the
+bigger masks cost a training step, per head); ``mask_size_comparison`` compares them.
+
 ``flops``: the training graph's forward FLOPs per image (:func:`mrcnn.flops.flops_by_region`:
 backbone, FPN and RPN on the image, the box head on all ``TRAIN_ROIS_PER_IMAGE`` rows and
 the mask head on the rows it runs on) and the step's estimate, 3 x forward x batch (the
@@ -35,6 +38,7 @@ dtype (``peak_used``).
 from __future__ import annotations
 
 import argparse
+import itertools
 import tempfile
 import time
 from typing import Any
@@ -112,7 +116,8 @@ def throughput(step_flops: int, seconds: float, peak: dict[str, Any]) -> dict[st
 
 
 def make_config(name: str, head: str, args, policy: str = "float32",
-                norm: str = "batch", mask_rows: str = "positives") -> Config:
+                norm: str = "batch", mask_rows: str = "positives",
+                mask_size: int = 28) -> Config:
     """``shapes``: the shapes preset (128 px, resnet_light, batch 8); ``real_data``: the
     real-photo preset the Penn-Fudan and balloon samples train with (256 px, resnet_light,
     batch 4, 32 RoIs an image); ``resnet50_512``:
@@ -122,6 +127,7 @@ def make_config(name: str, head: str, args, policy: str = "float32",
     fields: dict[str, Any] = {"NAME": f"bench_{name}_{head}", "MASK_HEAD": head,
                               "DTYPE_POLICY": policy, "NORM": norm,
                               "MASK_HEAD_POSITIVES_ONLY": mask_rows == "positives",
+                              "MASK_UPSAMPLING": mask_size // Config.MASK_POOL_SIZE,
                               "STEPS_PER_EPOCH": args.warmup + args.steps}
     if name == "shapes":
         base: type[Config] = ShapesConfig
@@ -174,11 +180,11 @@ def time_pipeline(dataset: ShapesDataset, config: Config, args) -> dict[str, Any
 
 def run_variant(name: str, head: str, args, peak: dict[str, Any],
                 policy: str = "float32", norm: str = "batch",
-                mask_rows: str = "positives") -> dict[str, Any]:
+                mask_rows: str = "positives", mask_size: int = 28) -> dict[str, Any]:
     """Pipeline alone, fit end-to-end and the cached step for one config, head, dtype
-    policy, normalisation and mask rows; ``peak``: the matmul peak in the policy's compute
-    dtype."""
-    config = make_config(name, head, args, policy, norm, mask_rows)
+    policy, normalisation, mask rows and mask size; ``peak``: the matmul peak in the
+    policy's compute dtype."""
+    config = make_config(name, head, args, policy, norm, mask_rows, mask_size)
     dataset = shapes_data(config, args.images)
     reset_peak_rss()
     rss_before = current_rss_mib()
@@ -201,6 +207,7 @@ def run_variant(name: str, head: str, args, peak: dict[str, Any],
     log(f"  fit {fit_s:.4g} s/step, pipeline {pipeline['s_per_batch']} s/batch")
     result = {
         "config": name, "head": head, "dtype_policy": policy, "mask_rows": mask_rows,
+        "mask_size": "x".join(map(str, config.MASK_SHAPE)),
         "backbone": config.BACKBONE,
         "image_size": int(config.IMAGE_MAX_DIM), "batch": config.BATCH_SIZE,
         "base_config": type(config).__mro__[1].__name__, "optimizer": config.OPTIMIZER,
@@ -245,12 +252,11 @@ def time_cached_interleaved(variants: list, args) -> None:
                             "steps": len(steps), "interleaved_with": len(variants) - 1,
                             **throughput(result["flops"]["train_step_estimate"], cached_s, peak)}
         result["compute_fraction"] = rounded(cached_s / result["fit"]["s_per_step"], 3)
-        log(f"{result['config']} {result['head']} {result['dtype_policy']} {result['norm']} "
-            f"{result['mask_rows']}: cached {cached_s:.4g} s/step")
+        log(" ".join(str(result[k]) for k in VARIANT_KEYS) + f": cached {cached_s:.4g} s/step")
 
 
 # What identifies a variant; a comparison pairs variants that differ in one of these.
-VARIANT_KEYS = ("config", "head", "dtype_policy", "norm", "mask_rows")
+VARIANT_KEYS = ("config", "head", "dtype_policy", "norm", "mask_rows", "mask_size")
 
 
 def share_weights(variants: list) -> None:
@@ -298,6 +304,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--mask-rows", nargs="+", default=["all", "positives"],
                         choices=["all", "positives"],
                         help="the training mask head on every sampled RoI or the positives")
+    parser.add_argument("--mask-sizes", nargs="+", type=int, default=[28], choices=[28, 56],
+                        help="predicted mask sides to compare (56: MASK_UPSAMPLING 4)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke settings: 64 px, narrow resnet_light, 3 steps")
     args = parser.parse_args()
@@ -315,14 +323,12 @@ def main() -> None:
             size, repeats=repeats, dtype=policy.removeprefix("mixed_")))
             for policy in args.dtype_policies}
         variants = []  # (result, (model, cached batch, peak)): kept for the cached rounds
-        for name in args.configs:
-            for policy in args.dtype_policies:
-                for head in args.heads:
-                    for norm in args.norms:
-                        for rows in args.mask_rows:
-                            log(f"{name} {head} {policy} {norm} {rows}")
-                            variants.append(run_variant(name, head, args, peaks[policy],
-                                                        policy, norm, rows))
+        for name, policy, head, norm, rows, size in itertools.product(
+                args.configs, args.dtype_policies, args.heads, args.norms, args.mask_rows,
+                args.mask_sizes):
+            log(f"{name} {head} {policy} {norm} {rows} {size}x{size}")
+            variants.append(run_variant(name, head, args, peaks[policy], policy, norm, rows,
+                                        size))
         share_weights(variants)
         log(f"cached steps, {len(variants)} variant(s) interleaved")
         time_cached_interleaved(variants, args)
@@ -338,6 +344,7 @@ def main() -> None:
           "precision_comparison": cached_comparison(results, "dtype_policy", "float32"),
           "norm_comparison": cached_comparison(results, "norm", "batch"),
           "mask_rows_comparison": cached_comparison(results, "mask_rows", "all"),
+          "mask_size_comparison": cached_comparison(results, "mask_size", "28x28"),
           "process_peak_rss_mib": process_peak_rss_mib()})
 
 
