@@ -54,20 +54,31 @@ def test_fcn_head_at_56_adds_a_second_deconv():
     assert names[-3:] == ["mrcnn_mask_deconv", "mrcnn_mask_deconv2", "mrcnn_mask"]
 
 
-def test_unet_head_shape_and_parameters():
-    config, model = build("unet")
+def unet_parameters(config, depth: int = 32, fine: tuple[int, int] | None = None,
+                    up56: tuple[int, int] | None = None) -> int:
+    """Parameters of the U-Net head on ``depth`` features, written from its stages; with
+    ``fine`` and ``up56`` (two widths each) the 56x56 head's P2 skip and last stage."""
     s1, s2 = config.UNET_SKIP_FILTERS
     b1, b2, b3 = config.UNET_BOTTLENECK_FILTERS
     u1, u2 = config.UNET_UP14_FILTERS
     v1, v2 = config.UNET_UP28_FILTERS
-    c = config.NUM_CLASSES
-    expected = (conv_bn(32, s1) + conv_bn(s1, s2)
-                + conv_bn(s2, b1) + conv_bn(b1, b2) + conv_bn(b2, b3)
-                + conv_bn(b3 + s2, u1) + conv_bn(u1, u2)
-                + conv_bn(u2, v1) + conv_bn(v1, v2)
-                + v2 * c + c)
-    assert model.output_shape == (None, 28, 28, c)
-    assert model.count_params() == expected
+    f1, f2 = fine or (0, 0)
+    total = (conv_bn(depth, s1) + conv_bn(s1, s2)
+             + conv_bn(s2, b1) + conv_bn(b1, b2) + conv_bn(b2, b3)
+             + conv_bn(b3 + s2, u1) + conv_bn(u1, u2)
+             + conv_bn(u2 + f2, v1) + conv_bn(v1, v2))
+    last = v2
+    if fine:
+        total += conv_bn(depth, f1) + conv_bn(f1, f2)
+        total += conv_bn(v2, up56[0]) + conv_bn(up56[0], up56[1])
+        last = up56[1]
+    return total + last * config.NUM_CLASSES + config.NUM_CLASSES
+
+
+def test_unet_head_shape_and_parameters():
+    config, model = build("unet")
+    assert model.output_shape == (None, 28, 28, config.NUM_CLASSES)
+    assert model.count_params() == unet_parameters(config)
     assert all(layer.name.startswith("mrcnn_mask_unet_") for layer in model.layers[1:])
 
 
@@ -75,20 +86,8 @@ def test_unet_head_at_56_takes_a_p2_skip_at_28():
     """One more decoder stage; the 28x28 stage concatenates convs of the fine features."""
     config, model = build("unet", MASK_UPSAMPLING=4, UNET_FINE_SKIP_FILTERS=(6, 5),
                           UNET_UP56_FILTERS=(7, 4))
-    s1, s2 = config.UNET_SKIP_FILTERS
-    b1, b2, b3 = config.UNET_BOTTLENECK_FILTERS
-    u1, u2 = config.UNET_UP14_FILTERS
-    v1, v2 = config.UNET_UP28_FILTERS
-    c = config.NUM_CLASSES
-    expected = (conv_bn(32, s1) + conv_bn(s1, s2)
-                + conv_bn(s2, b1) + conv_bn(b1, b2) + conv_bn(b2, b3)
-                + conv_bn(b3 + s2, u1) + conv_bn(u1, u2)
-                + conv_bn(32, 6) + conv_bn(6, 5)  # the P2 skip
-                + conv_bn(u2 + 5, v1) + conv_bn(v1, v2)
-                + conv_bn(v2, 7) + conv_bn(7, 4)
-                + 4 * c + c)
-    assert model.output_shape == (None, 56, 56, c)
-    assert model.count_params() == expected
+    assert model.output_shape == (None, 56, 56, config.NUM_CLASSES)
+    assert model.count_params() == unet_parameters(config, fine=(6, 5), up56=(7, 4))
     concat28 = model.get_layer("mrcnn_mask_unet_concat28")
     assert [tuple(t.shape[1:3]) for t in concat28.input] == [(28, 28), (28, 28)]
     with pytest.raises(ValueError, match="fine features"):
