@@ -113,7 +113,7 @@ def test_bfloat16_outputs_follow_float32_with_the_same_weights(tmp_path):
 
 
 # mixed_float16, whose loss scaling is what can break learning; mixed_bfloat16 training
-# runs end to end in tests/test_compare.py's smoke run (the whole comparison in bf16).
+# runs end to end in tests/experiments/test_compare.py's smoke run (the whole comparison in bf16).
 @pytest.mark.slow  # 40 s; CI keeps the mixed_float16 train-and-resume test below
 @pytest.mark.parametrize("policy", ["mixed_float16"])
 def test_mixed_training_steps_lower_the_loss(policy, shapes64, tmp_path):

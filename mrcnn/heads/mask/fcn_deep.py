@@ -16,7 +16,7 @@ the U-Net's FLOPs at 56 (3.5 GFLOPs a RoI) within 1%, and a final layer about as
 the U-Net's, so the per-class 1x1 at 56x56 costs about the same with many classes too.
 
 Its "light" preset (LightConfig) narrows it to a quarter, as the U-Net's narrows its widths;
-the FLOPs still match there (``tests/model/test_heads.py`` checks both presets at both
+the FLOPs still match there (``tests/heads/test_heads.py`` checks both presets at both
 sizes). Keep them matched when changing the U-Net's widths: compare
 ``mrcnn.flops.mask_head_profile`` of the two configs.
 """
