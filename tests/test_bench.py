@@ -160,25 +160,30 @@ def test_train_step_quick():
     check_report(result, rows=1)
 
 
-def test_norm_comparison_pairs_group_with_batch_norm_runs():
+def test_comparisons_pair_runs_that_differ_in_one_setting():
     sys.path.insert(0, str(ROOT / "bench"))
     import train_step
 
     args = train_step.argparse.Namespace(quick=True, warmup=1, steps=3, r50_batch=2)
     assert train_step.make_config("shapes", "fcn", args, norm="group").NORM == "group"
 
-    def run(norm, policy, seconds):
+    assert train_step.make_config("shapes", "unet", args, mask_size=56).MASK_SHAPE == [56, 56]
+
+    def run(norm, policy, seconds, mask_size="28x28"):
         return {"config": "shapes", "head": "fcn", "norm": norm, "dtype_policy": policy,
-                "mask_rows": "positives", "cached": {"s_per_step": seconds}}
+                "mask_rows": "positives", "mask_size": mask_size,
+                "cached": {"s_per_step": seconds}}
 
     runs = [run("batch", "float32", 2.0), run("group", "float32", 2.5),
-            run("group", "mixed_bfloat16", 1.0)]
+            run("group", "mixed_bfloat16", 1.0), run("batch", "float32", 3.0, "56x56")]
     assert train_step.cached_comparison(runs, "norm", "batch") == [
         {"config": "shapes", "head": "fcn", "norm": "group", "dtype_policy": "float32",
-         "mask_rows": "positives", "batch_s_per_step": 2.0, "s_per_step": 2.5,
-         "time_over_batch": 1.25}]
+         "mask_rows": "positives", "mask_size": "28x28", "batch_s_per_step": 2.0,
+         "s_per_step": 2.5, "time_over_batch": 1.25}]
     (row,) = train_step.cached_comparison(runs, "dtype_policy", "float32")
     assert row["dtype_policy"] == "mixed_bfloat16" and row["time_over_float32"] == 0.4
+    (row,) = train_step.cached_comparison(runs, "mask_size", "28x28")
+    assert row["mask_size"] == "56x56" and row["time_over_28x28"] == 1.5
 
 
 def test_step_profile_assigns_every_layer_and_op_to_its_region():
