@@ -77,13 +77,20 @@ def model_flops(model: keras.Model) -> int:
     return regions["image"]
 
 
-def mask_head_profile(config) -> dict[str, int]:
-    """Parameters and FLOPs per RoI of ``config.MASK_HEAD`` on its RoIAlign features
-    (and the fine features of P2, for a head that takes them)."""
+def mask_head_model(config) -> keras.Model:
+    """``config.MASK_HEAD`` alone as a model on its RoIAlign features ``[N, MASK_POOL_SIZE,
+    MASK_POOL_SIZE, TOP_DOWN_PYRAMID_SIZE]`` (and, for a head that takes them, the fine
+    features of P2 at twice that side as its second input)."""
     size, depth = config.MASK_POOL_SIZE, config.TOP_DOWN_PYRAMID_SIZE
     features = keras.Input((size, size, depth))
     fine = (keras.Input((2 * size, 2 * size, depth)) if takes_fine_features(config)
             else None)
     inputs = features if fine is None else [features, fine]
-    head = keras.Model(inputs, build_mask_head(features, config, fine))
+    return keras.Model(inputs, build_mask_head(features, config, fine))
+
+
+def mask_head_profile(config) -> dict[str, int]:
+    """Parameters and FLOPs per RoI of ``config.MASK_HEAD`` on its RoIAlign features
+    (:func:`mask_head_model`)."""
+    head = mask_head_model(config)
     return {"parameters": head.count_params(), "flops_per_roi": model_flops(head)}

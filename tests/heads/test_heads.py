@@ -5,13 +5,9 @@ from __future__ import annotations
 import keras
 import pytest
 
+from mrcnn.flops import mask_head_model
 from mrcnn.heads.box import build_box_head
-from mrcnn.heads.mask import (
-    MASK_HEADS,
-    build_mask_head,
-    register_mask_head,
-    takes_fine_features,
-)
+from mrcnn.heads.mask import MASK_HEADS, build_mask_head, register_mask_head
 from mrcnn.layers.normalization import Norm
 from tests.helpers import tiny_config
 
@@ -21,15 +17,12 @@ def conv_bn(cin: int, cout: int, k: int = 3) -> int:
     return k * k * cin * cout + cout + 4 * cout
 
 
-def build(head: str, depth: int = 32, **overrides):
-    """The head alone on RoIAlign features (and the 2x finer ones of P2 where it takes them)."""
+def build(head: str, **overrides):
+    """The head alone on RoIAlign features of TinyConfig's 32 channels (and the 2x finer
+    ones of P2 where it takes them)."""
     config = tiny_config(MASK_HEAD=head, **overrides)
-    size = config.MASK_POOL_SIZE
-    features = keras.Input((size, size, depth))
-    if not takes_fine_features(config):
-        return config, keras.Model(features, build_mask_head(features, config))
-    fine = keras.Input((2 * size, 2 * size, depth))
-    return config, keras.Model([features, fine], build_mask_head(features, config, fine))
+    assert config.TOP_DOWN_PYRAMID_SIZE == 32  # the depth the parameter counts assume
+    return config, mask_head_model(config)
 
 
 def test_fcn_head_shape_and_parameters():
